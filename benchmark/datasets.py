@@ -1,0 +1,312 @@
+"""Demonstration datasets: build with the task's scripted expert, store as Minari, verify.
+
+Datasets are real Minari datasets (``EpisodeBuffer`` + ``create_dataset_from_buffers``, arrow
+format) under :func:`benchmark.paths.datasets_root`, loadable with ``minari.load_dataset``
+once ``MINARI_DATASETS_PATH`` points there. Each has a *content hash*: SHA-256 over every
+episode's observations, actions, rewards, terminations, truncations and mode label, in episode
+order. It does not depend on file bytes or metadata, so it is the same on every machine that
+builds the same data; the task spec records it and loading refuses a mismatch.
+
+Builds are atomic: written into a temporary folder and renamed into place under a file lock,
+so concurrent workers never build one twice and never read a half-written one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.errors import DatasetError
+from benchmark.paths import datasets_root
+from benchmark.progress import SILENT, Progress
+from benchmark.seeding import dataset_seed
+from benchmark.task import Task
+
+HASH_FILE = "modebench_content_hash.json"
+
+
+@dataclass
+class DemoDataset:
+    """Demonstrations as numpy arrays, what a method's ``pretrain`` receives.
+
+    Attributes:
+        observations: Per episode, shape (T + 1, obs_dim), float32.
+        actions: Per episode, shape (T, act_dim), float32.
+        rewards: Per episode, shape (T,), float64.
+        modes: Per episode, the mode label demonstrated.
+        content_hash: The dataset's content hash.
+        dataset_id: The Minari id.
+    """
+
+    observations: list[np.ndarray]
+    actions: list[np.ndarray]
+    rewards: list[np.ndarray]
+    modes: list[str]
+    content_hash: str
+    dataset_id: str
+    stats: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+    def subset(self, n: int) -> DemoDataset:
+        """The first ``n`` episodes (tiers use a prefix of the full dataset)."""
+        if n > len(self):
+            raise DatasetError(f"{self.dataset_id} has {len(self)} episodes, {n} requested")
+        return DemoDataset(
+            self.observations[:n], self.actions[:n], self.rewards[:n], self.modes[:n],
+            self.content_hash, self.dataset_id, dict(self.stats),
+        )
+
+    @property
+    def n_transitions(self) -> int:
+        """Total number of (obs, action) pairs."""
+        return int(sum(len(a) for a in self.actions))
+
+
+def content_hash(
+    observations: list[np.ndarray],
+    actions: list[np.ndarray],
+    rewards: list[np.ndarray],
+    terminations: list[np.ndarray],
+    truncations: list[np.ndarray],
+    modes: list[str],
+) -> str:
+    """SHA-256 (first 16 hex chars) of the episodes' arrays and mode labels, in order."""
+    h = hashlib.sha256()
+    for obs, act, rew, term, trunc, mode in zip(
+        observations, actions, rewards, terminations, truncations, modes, strict=True
+    ):
+        for arr, dtype in ((obs, np.float32), (act, np.float32), (rew, np.float64),
+                           (term, np.bool_), (trunc, np.bool_)):
+            a = np.ascontiguousarray(np.asarray(arr, dtype=dtype))
+            h.update(str(a.shape).encode())
+            h.update(a.tobytes())
+        h.update(mode.encode() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def dataset_path(dataset_id: str) -> Path:
+    """Folder of a Minari dataset under the datasets root."""
+    return datasets_root() / dataset_id
+
+
+@contextmanager
+def _minari_root(root: Path) -> Iterator[None]:
+    old = os.environ.get("MINARI_DATASETS_PATH")
+    os.environ["MINARI_DATASETS_PATH"] = str(root)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("MINARI_DATASETS_PATH", None)
+        else:
+            os.environ["MINARI_DATASETS_PATH"] = old
+
+
+@contextmanager
+def dataset_lock(dataset_id: str) -> Iterator[None]:
+    """Inter-process lock for building or pulling ``dataset_id``."""
+    from filelock import FileLock
+
+    root = datasets_root()
+    root.mkdir(parents=True, exist_ok=True)
+    lock = root / f".{dataset_id.replace('/', '__')}.lock"
+    with FileLock(str(lock)):
+        yield
+
+
+def collect_demonstrations(task: Task, n_episodes: int, progress: Progress = SILENT):
+    """Roll out the task's expert; keep successful episodes, count the dropped ones.
+
+    Episode ``i`` is reset with :func:`benchmark.seeding.dataset_seed` ``(i)`` and its expert
+    draws from ``np.random.default_rng([i, 0xE8])``, so the result is deterministic.
+
+    Returns:
+        (buffers, stats): Minari ``EpisodeBuffer`` list and a dict with ``attempted``,
+        ``kept``, ``dropped`` and ``mode_counts``.
+    """
+    from minari.data_collector import EpisodeBuffer
+
+    spec = task.spec
+    env = task.make_env(None)
+    buffers = []
+    modes: Counter[str] = Counter()
+    attempted = 0
+    with progress.task(f"demonstrations {spec.id}", total=n_episodes) as advance:
+        while len(buffers) < n_episodes:
+            if attempted >= 2 * n_episodes + 20:
+                raise DatasetError(
+                    f"the {spec.id} expert failed too often ({attempted - len(buffers)} of "
+                    f"{attempted} episodes); the dataset cannot be built"
+                )
+            seed = dataset_seed(attempted)
+            rng = np.random.default_rng([attempted, 0xE8])
+            attempted += 1
+            obs, _ = env.reset(seed=seed)
+            expert = task.make_expert(env, rng)
+            obs_list, act_list, rew, term, trunc = [obs], [], [], [], []
+            for _ in range(spec.max_episode_steps):
+                action = np.asarray(expert(obs), dtype=np.float32)
+                obs, r, te, tr, info = env.step(action)
+                obs_list.append(obs)
+                act_list.append(action)
+                rew.append(r)
+                term.append(te)
+                trunc.append(tr)
+                if te or tr:
+                    break
+            if not (info.get("success") and info.get("mode") == expert.mode):
+                continue  # a failed or off-mode demonstration is dropped and counted
+            mode_index = spec.modes.index(expert.mode)
+            n = len(act_list)
+            buffers.append(EpisodeBuffer(
+                id=len(buffers), seed=seed,
+                observations=np.asarray(obs_list, dtype=np.float32),
+                actions=np.asarray(act_list, dtype=np.float32),
+                rewards=np.asarray(rew, dtype=np.float64),
+                terminations=np.asarray(term, dtype=bool),
+                truncations=np.asarray(trunc, dtype=bool),
+                # minari's arrow reader needs per-step infos of rank >= 2
+                infos={"mode_index": np.full((n + 1, 1), mode_index, dtype=np.int64)},
+            ))
+            modes[expert.mode] += 1
+            advance(1)
+    env.close()
+    stats = {"attempted": attempted, "kept": len(buffers), "dropped": attempted - len(buffers),
+             "mode_counts": dict(sorted(modes.items()))}
+    return buffers, stats
+
+
+def _git_commit() -> str:
+    from benchmark.provenance import git_commit
+
+    return git_commit()
+
+
+def build_dataset(task: Task, progress: Progress = SILENT, force: bool = False) -> DemoDataset:
+    """Build the task's dataset with its expert and write it atomically as Minari/arrow.
+
+    Args:
+        task: The task.
+        progress: Progress reporter.
+        force: Rebuild even if a dataset is already in place.
+
+    Returns:
+        The loaded dataset (verified against the spec's hash when the spec has one).
+    """
+    import minari
+
+    spec = task.spec
+    final = dataset_path(spec.dataset_id)
+    with dataset_lock(spec.dataset_id):
+        if final.exists() and not force:
+            return load_dataset(task)
+        buffers, stats = collect_demonstrations(task, spec.dataset_episodes, progress)
+        env = task.make_env(None)
+        tmp_root = datasets_root() / f".build-{uuid.uuid4().hex}"
+        try:
+            with _minari_root(tmp_root), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # minari's advice about eval_env etc.
+                kwargs = {"env": env} if env.spec is not None else {
+                    "observation_space": env.observation_space,
+                    "action_space": env.action_space}
+                minari.create_dataset_from_buffers(
+                    dataset_id=spec.dataset_id,
+                    buffer=buffers,
+                    algorithm_name=f"modebench scripted expert ({spec.id})",
+                    author="modebench",
+                    author_email="modebench@users.noreply.github.com",
+                    code_permalink=f"git:{_git_commit()}",
+                    description=(f"{spec.description}. Modes: {spec.mode_rule}. "
+                                 f"Stats: {json.dumps(stats, sort_keys=True)}"),
+                    data_format="arrow",
+                    **kwargs,
+                )
+            built = tmp_root / spec.dataset_id
+            loaded = _read(built, spec.dataset_id, spec.modes)
+            (built / HASH_FILE).write_text(json.dumps(
+                {"content_hash": loaded.content_hash, "stats": stats}, sort_keys=True, indent=1))
+            if final.exists():
+                shutil.rmtree(final)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(built, final)
+        finally:
+            env.close()
+            shutil.rmtree(tmp_root, ignore_errors=True)
+    return load_dataset(task)
+
+
+def _read(path: Path, dataset_id: str, modes: tuple[str, ...]) -> DemoDataset:
+    import minari
+
+    if not (path / "data" / "metadata.json").exists():
+        raise DatasetError(f"{dataset_id}: no Minari dataset at {path}")
+    try:
+        with _minari_root(path.parents[len(Path(dataset_id).parts) - 1]), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = minari.load_dataset(dataset_id)
+            obs, act, rew, term, trunc, labels = [], [], [], [], [], []
+            for ep in ds.iterate_episodes():
+                obs.append(np.asarray(ep.observations, dtype=np.float32))
+                act.append(np.asarray(ep.actions, dtype=np.float32))
+                rew.append(np.asarray(ep.rewards, dtype=np.float64))
+                term.append(np.asarray(ep.terminations, dtype=bool))
+                trunc.append(np.asarray(ep.truncations, dtype=bool))
+                labels.append(modes[int(np.asarray(ep.infos["mode_index"])[0, 0])])
+    except DatasetError:
+        raise
+    except Exception as exc:  # arrow/json errors of a damaged dataset
+        raise DatasetError(
+            f"{dataset_id} at {path} cannot be read ({type(exc).__name__}: {exc}). "
+            f"It is corrupt: delete it and run `bench datasets build --task ...` "
+            "(or `bench datasets pull`)."
+        ) from exc
+    digest = content_hash(obs, act, rew, term, trunc, labels)
+    return DemoDataset(obs, act, rew, labels, digest, dataset_id)
+
+
+def load_dataset(task: Task) -> DemoDataset:
+    """Load the task's dataset and verify its content hash against the spec.
+
+    Raises:
+        DatasetError: Missing, unreadable, or hash mismatch (the message says how to fix it).
+    """
+    spec = task.spec
+    path = dataset_path(spec.dataset_id)
+    if not path.exists():
+        raise DatasetError(
+            f"dataset {spec.dataset_id} is missing at {path}; run "
+            f"`bench datasets build --task {spec.id}` (or `bench datasets pull`)"
+        )
+    ds = _read(path, spec.dataset_id, spec.modes)
+    if spec.dataset_hash is not None and ds.content_hash != spec.dataset_hash:
+        raise DatasetError(
+            f"dataset {spec.dataset_id} at {path} has content hash {ds.content_hash}, but task "
+            f"{spec.id} requires {spec.dataset_hash}. The files were changed or built by other "
+            f"code. Fix: `bench datasets build --task {spec.id} --force` rebuilds it "
+            "deterministically (or `bench datasets pull` fetches the tracked version)."
+        )
+    stats_file = path / HASH_FILE
+    if stats_file.exists():
+        ds.stats = json.loads(stats_file.read_text()).get("stats", {})
+    return ds
+
+
+def ensure_dataset(task: Task, progress: Progress = SILENT) -> DemoDataset:
+    """Load the dataset, building it first when it is missing."""
+    if dataset_path(task.spec.dataset_id).exists():
+        return load_dataset(task)
+    return build_dataset(task, progress)

@@ -1,0 +1,33 @@
+"""Errors the harness raises on bad input; the CLI maps each to an exit code."""
+
+from __future__ import annotations
+
+
+class BenchError(Exception):
+    """Base of all user-facing errors. ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class UnknownIdError(BenchError):
+    """An unknown task, method or tier id (exit code 2, like a usage error)."""
+
+    exit_code = 2
+
+
+class AdapterError(BenchError):
+    """A method adapter or task plugin that does not satisfy its protocol."""
+
+    exit_code = 2
+
+
+class DatasetError(BenchError):
+    """A dataset that is missing, corrupt or whose hash does not match its spec."""
+
+    exit_code = 3
+
+
+class TrainingError(BenchError):
+    """Training diverged (NaN/inf loss) or otherwise failed."""
+
+    exit_code = 4

@@ -1,0 +1,74 @@
+"""Names under which results are tracked in MLflow. The leaderboard reads exactly these.
+
+Data model
+----------
+* A **seed run** (tag ``modebench.kind = "seed"``) is the atomic result: one method trained
+  with one training seed on one task version at one tier, evaluated on the evaluation
+  episodes of every requested perturbation level. Sweeps make one per unit.
+* A **group run** (``modebench.kind = "group"``) is what ``bench evaluate --seeds 0-4`` makes:
+  the parent of its seed runs, holding the across-seed aggregates with bootstrap CIs.
+
+Only runs with status FINISHED and all :data:`REQUIRED_TAGS` count as results.
+"""
+
+from __future__ import annotations
+
+EXPERIMENT = "modebench"
+
+# tags (strings) on every run
+TAG_KIND = "modebench.kind"  # "seed" | "group"
+TAG_METHOD = "modebench.method"  # method id, e.g. "bmd"
+TAG_METHOD_VERSION = "modebench.method_version"
+TAG_TASK = "modebench.task"  # versioned task id, e.g. "avoid-v0"
+TAG_TASK_FAMILY = "modebench.task_family"  # e.g. "avoid"
+TAG_SPEC_HASH = "modebench.spec_hash"
+TAG_DATASET_HASH = "modebench.dataset_hash"
+TAG_CONFIG_HASH = "modebench.config_hash"  # hash of the method config + options
+TAG_TIER = "modebench.tier"
+TAG_SEED = "modebench.seed"  # seed runs: the training seed; group runs: "0,1,2,3,4"
+TAG_GIT_COMMIT = "modebench.git_commit"
+TAG_VERSIONS = "modebench.versions"  # JSON {package: version}
+TAG_COMMAND = "modebench.command"  # the CLI command that reproduces the run
+TAG_PERTURBATIONS = "modebench.perturbations"  # JSON list of the level names evaluated
+TAG_MODE = "modebench.mode"  # BMD: the latent mode forced at evaluation ("" = sampled)
+TAG_UNIT = "modebench.unit"  # sweep unit key (seed runs)
+TAG_PARENT = "mlflow.parentRunId"
+TAG_ERROR = "modebench.error"  # first line of the error of a FAILED run
+# seed runs: JSON {label: count} of successful nominal episodes, per level
+TAG_MODE_DISTRIBUTION = "modebench.mode_distribution"  # JSON {level: {label: count}}
+TAG_PRETRAIN_MODE_DISTRIBUTION = "modebench.pretrain_mode_distribution"  # JSON {label: count}
+
+REQUIRED_TAGS = (
+    TAG_KIND, TAG_METHOD, TAG_TASK, TAG_SPEC_HASH, TAG_DATASET_HASH, TAG_TIER, TAG_SEED,
+    TAG_GIT_COMMIT, TAG_VERSIONS,
+)
+
+# metric names (seed runs: values at the nominal level; group runs: means over seeds)
+SUCCESS_RATE = "success_rate"
+MODE_COUNT = "mode_count"
+MODE_ENTROPY = "mode_entropy"
+MODE_RETENTION = "mode_retention"  # modes after pretraining that survive fine-tuning
+MODE_STABILITY = "mode_stability"  # group runs only (across seeds)
+ROBUSTNESS = "robustness"  # summary: mean over levels of perturbed/nominal success, capped at 1
+MEAN_RETURN = "mean_return"
+HEADLINE_METRICS = (SUCCESS_RATE, MODE_COUNT, MODE_ENTROPY, MODE_RETENTION, MODE_STABILITY,
+                    ROBUSTNESS)
+
+
+def level_metric(name: str, level: str) -> str:
+    """Metric name of ``name`` at perturbation level ``level``: ``success_rate/obs_noise_0.1``."""
+    return f"{name}/{level}"
+
+
+def ci_low(name: str) -> str:
+    """Lower end of the 95 % CI of ``name`` (group runs)."""
+    return f"{name}_ci_low"
+
+
+def ci_high(name: str) -> str:
+    """Upper end of the 95 % CI of ``name`` (group runs)."""
+    return f"{name}_ci_high"
+
+
+EPISODES_ARTIFACT = "episodes.csv"  # one row per evaluation episode
+EPISODE_COLUMNS = ("level", "episode", "seed", "success", "return", "length", "mode")

@@ -1,0 +1,85 @@
+"""Seed streams. Dataset, training and evaluation seeds live in disjoint integer ranges.
+
+* demonstration episode ``i`` of a dataset: ``DATASET_BASE + i`` (the dataset is a fixed
+  artifact, independent of any training seed);
+* fine-tuning env resets of training seed ``s``: ``TRAIN_BASE + s * TRAIN_STRIDE + k``;
+* evaluation episode ``e`` at perturbation level ``l``: ``EVAL_BASE + l * EVAL_STRIDE + e`` —
+  the same episodes for every method and training seed (common random numbers, so methods
+  are compared on identical initial states).
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+DATASET_BASE = 0
+DATASET_MAX = 10_000_000
+TRAIN_BASE = 100_000_000
+TRAIN_STRIDE = 1_000_000
+MAX_TRAIN_SEED = 999
+EVAL_BASE = 2_000_000_000
+EVAL_STRIDE = 1_000_000
+
+
+def dataset_seed(episode: int) -> int:
+    """Reset seed of demonstration episode ``episode``."""
+    if not 0 <= episode < DATASET_MAX:
+        raise ValueError(f"demonstration index {episode} out of range")
+    return DATASET_BASE + episode
+
+
+def train_seed(seed: int, k: int = 0) -> int:
+    """The ``k``-th env seed derived from training seed ``seed``."""
+    if not 0 <= seed <= MAX_TRAIN_SEED:
+        raise ValueError(f"training seed must be in [0, {MAX_TRAIN_SEED}], got {seed}")
+    if not 0 <= k < TRAIN_STRIDE:
+        raise ValueError(f"training env index {k} out of range")
+    return TRAIN_BASE + seed * TRAIN_STRIDE + k
+
+
+def eval_seed(level_index: int, episode: int) -> int:
+    """Reset seed of evaluation episode ``episode`` at perturbation level ``level_index``."""
+    if not 0 <= episode < EVAL_STRIDE:
+        raise ValueError(f"evaluation episode {episode} out of range")
+    return EVAL_BASE + level_index * EVAL_STRIDE + episode
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and (if imported) torch's global generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    import sys
+
+    if "torch" in sys.modules:
+        import torch
+
+        torch.manual_seed(seed)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Parse ``"0-4"``, ``"0,2,5"`` or ``"3"`` into a sorted list of distinct seeds.
+
+    Raises:
+        ValueError: On malformed text or a seed outside [0, MAX_TRAIN_SEED].
+    """
+    seeds: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "-" in part:
+            lo_s, _, hi_s = part.partition("-")
+            lo, hi = int(lo_s), int(hi_s)
+            if hi < lo:
+                raise ValueError(f"empty seed range {part!r}")
+            seeds.update(range(lo, hi + 1))
+        else:
+            seeds.add(int(part))
+    if not seeds:
+        raise ValueError(f"no seeds in {text!r}")
+    bad = [s for s in seeds if not 0 <= s <= MAX_TRAIN_SEED]
+    if bad:
+        raise ValueError(f"seeds must be in [0, {MAX_TRAIN_SEED}]: {bad}")
+    return sorted(seeds)

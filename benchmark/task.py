@@ -1,0 +1,60 @@
+"""The Task protocol every task family implements.
+
+A task family lives in ``tasks/<family>/`` and exposes :class:`Task` objects (one per spec
+version). The harness uses only this interface:
+
+* :meth:`Task.make_env` builds a gymnasium env at a perturbation level. The env's observations
+  are flat ``float32`` vectors of size ``spec.obs_dim`` and actions flat vectors of size
+  ``spec.act_dim`` in ``[-1, 1]``. On the step that ends an episode (terminated or truncated),
+  ``info`` holds ``"success"`` (bool) and ``"mode"`` (str, the episode's mode label, ``""``
+  when the episode made no mode-defining progress); it may hold task extras, e.g.
+  ``"progress"`` (int, number of subtasks completed).
+* :meth:`Task.make_expert` returns the scripted demonstrator for an env instance.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Protocol
+
+import numpy as np
+
+from benchmark.spec import PerturbationLevel, TaskSpec
+
+
+class Expert(Protocol):
+    """A scripted demonstrator bound to one env instance for one episode."""
+
+    mode: str
+    """The mode this expert intends to demonstrate in the current episode."""
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        """Return one action (act_dim,) for the observation (obs_dim,)."""
+        ...
+
+
+class Task(ABC):
+    """One versioned task: its spec, its env factory and its expert."""
+
+    spec: TaskSpec
+
+    @abstractmethod
+    def make_env(self, perturbation: PerturbationLevel | None = None, **kwargs: Any) -> Any:
+        """Build a gymnasium env (nominal when ``perturbation`` is None).
+
+        The env must be reproducible given ``env.reset(seed=...)``.
+        """
+
+    @abstractmethod
+    def make_expert(self, env: Any, rng: np.random.Generator) -> Expert:
+        """Return the scripted expert for ``env``; call after ``env.reset``.
+
+        Args:
+            env: An env returned by :meth:`make_env` (the expert may read ``env.unwrapped``).
+            rng: Chooses the demonstrated mode (in the spec's ``mode_weights`` proportions)
+                and the expert's small randomisation.
+        """
+
+    def episode_extras(self, info: dict[str, Any]) -> dict[str, Any]:
+        """Task-specific per-episode fields (e.g. kitchen's ``progress``) from the final info."""
+        return {}
