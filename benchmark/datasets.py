@@ -127,11 +127,31 @@ def dataset_lock(dataset_id: str) -> Iterator[None]:
         yield
 
 
+def mode_schedule(weights: tuple[float, ...], index: int) -> int:
+    """Mode index of the ``index``-th kept demonstration.
+
+    A deterministic quota schedule: after ``n`` kept episodes, mode ``k`` has been assigned
+    within one episode of ``n * w_k / sum(w)`` times, so every prefix of the dataset (tiers
+    use prefixes) holds the modes in the spec's proportions. A failed attempt is retried for
+    the same mode, so drops do not skew the proportions.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    w = w / w.sum()
+    counts = np.zeros(len(w))
+    choice = 0
+    for _ in range(index + 1):
+        deficit = (counts.sum() + 1) * w - counts
+        choice = int(np.argmax(deficit))  # ties go to the lowest index: deterministic
+        counts[choice] += 1
+    return choice
+
+
 def collect_demonstrations(task: Task, n_episodes: int, progress: Progress = SILENT):
     """Roll out the task's expert; keep successful episodes, count the dropped ones.
 
-    Episode ``i`` is reset with :func:`benchmark.seeding.dataset_seed` ``(i)`` and its expert
-    draws from ``np.random.default_rng([i, 0xE8])``, so the result is deterministic.
+    Attempt ``i`` is reset with :func:`benchmark.seeding.dataset_seed` ``(i)``, its expert
+    draws from ``np.random.default_rng([i, 0xE8])`` and demonstrates the mode
+    :func:`mode_schedule` gives, so the result is deterministic.
 
     Returns:
         (buffers, stats): Minari ``EpisodeBuffer`` list and a dict with ``attempted``,
@@ -155,7 +175,8 @@ def collect_demonstrations(task: Task, n_episodes: int, progress: Progress = SIL
             rng = np.random.default_rng([attempted, 0xE8])
             attempted += 1
             obs, _ = env.reset(seed=seed)
-            expert = task.make_expert(env, rng)
+            wanted = mode_schedule(spec.mode_weights, len(buffers))
+            expert = task.make_expert(env, spec.modes[wanted], rng)
             obs_list, act_list, rew, term, trunc = [obs], [], [], [], []
             for _ in range(spec.max_episode_steps):
                 action = np.asarray(expert(obs), dtype=np.float32)

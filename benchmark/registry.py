@@ -30,7 +30,7 @@ METHOD_GROUP = "modebench.methods"
 BUILTIN_TASKS: dict[str, str] = {
     "avoid": "tasks.avoid:TASKS",
     "kitchen": "tasks.kitchen:TASKS",
-    "robosuite": "tasks.robosuite:TASKS",
+    "robosuite-lift": "tasks.robosuite:TASKS",
     "anymal": "tasks.anymal:TASKS",
 }
 BUILTIN_METHODS: dict[str, str] = {

@@ -46,13 +46,15 @@ class Task(ABC):
         """
 
     @abstractmethod
-    def make_expert(self, env: Any, rng: np.random.Generator) -> Expert:
+    def make_expert(self, env: Any, mode: str, rng: np.random.Generator) -> Expert:
         """Return the scripted expert for ``env``; call after ``env.reset``.
 
         Args:
             env: An env returned by :meth:`make_env` (the expert may read ``env.unwrapped``).
-            rng: Chooses the demonstrated mode (in the spec's ``mode_weights`` proportions)
-                and the expert's small randomisation.
+            mode: The mode to demonstrate, one of ``spec.modes``. The dataset builder picks
+                it on a fixed schedule so the dataset holds the modes in exactly the
+                spec's ``mode_weights`` proportions.
+            rng: The expert's small per-episode randomisation.
         """
 
     def episode_extras(self, info: dict[str, Any]) -> dict[str, Any]:

@@ -46,7 +46,7 @@ SPEC_V0 = TaskSpec(
     modes=MODES,
     mode_weights=tuple(1.0 / len(MODES) for _ in MODES),
     dataset_id="modebench/avoid/expert-v0",
-    dataset_episodes=2000,
+    dataset_episodes=1000,
     dataset_hash=None,
     perturbations=_ladder(),
     tiers={
@@ -55,11 +55,11 @@ SPEC_V0 = TaskSpec(
             finetune_steps_per_iter=8, n_envs=8, eval_episodes=16,
         ),
         "small": TierBudget(
-            n_demos=800, pretrain_steps=4000, batch_size=256, finetune_iterations=60,
+            n_demos=500, pretrain_steps=4000, batch_size=256, finetune_iterations=60,
             finetune_steps_per_iter=16, n_envs=16, eval_episodes=100,
         ),
         "paper": TierBudget(
-            n_demos=2000, pretrain_steps=50_000, batch_size=1024, finetune_iterations=500,
+            n_demos=1000, pretrain_steps=50_000, batch_size=1024, finetune_iterations=500,
             finetune_steps_per_iter=16, n_envs=64, eval_episodes=500, device="auto",
         ),
     },
@@ -97,10 +97,9 @@ class AvoidTask(Task):
             return ObservationNoise(env, sigma, np.asarray(self.spec.extra["obs_scale"]))
         return env
 
-    def make_expert(self, env: Any, rng: np.random.Generator):
+    def make_expert(self, env: Any, mode: str, rng: np.random.Generator):
         from tasks.avoid.expert import AvoidExpert
 
-        mode = MODES[rng.choice(len(MODES), p=np.asarray(self.spec.mode_weights))]
         return AvoidExpert(env.unwrapped, mode, rng)
 
 

@@ -1,0 +1,31 @@
+"""The ``bench`` command line. Each command group lives in its own module.
+
+Start-up is kept light: modules here import only typer/rich and the harness's light modules;
+torch, mlflow and simulators are imported inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from benchmark.cli import evaluate as _evaluate
+from benchmark.cli import listing as _listing
+from benchmark.cli import ui as _ui
+
+app = typer.Typer(
+    name="bench",
+    help="modebench: does RL fine-tuning keep the behaviour modes of a diffusion policy?",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(_listing.tasks_app, name="tasks")
+app.add_typer(_listing.methods_app, name="methods")
+app.command("evaluate")(_evaluate.evaluate)
+app.command("ui")(_ui.ui)
+# further command groups register below (one line each)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
