@@ -76,8 +76,15 @@ class RunContext:
         work_dir: A private scratch directory for this (method, task, seed, tier).
         progress: Progress reporter for long loops.
         make_vector_env: ``make_vector_env(n_envs, seed, perturbation=None)`` returns a
-            gymnasium vector env (same-step autoreset) seeded for *training* (disjoint from
-            evaluation seeds).
+            gymnasium ``SyncVectorEnv`` of :class:`benchmark.wrappers.ChunkedActions` envs with
+            ``AutoresetMode.SAME_STEP``, seeded for *training* (disjoint from evaluation
+            seeds). One vector step = one policy decision: the action has shape
+            (n_envs, act_steps, act_dim), each env executes its chunk open-loop (stopping early
+            when its episode ends), the reward is the chunk's summed reward and
+            ``infos["env_steps"]`` the env steps executed. On the step an env's episode ends,
+            the returned obs is already the next episode's reset obs, and
+            ``infos["final_obs"]`` / ``infos["final_info"]`` (mask ``infos["_final_obs"]``) hold
+            the ended episode's last obs and info (with ``success`` and ``mode``).
         dataset: The demonstrations (also passed to ``pretrain``).
         options: Method options given on the command line (already parsed, typed values).
     """
