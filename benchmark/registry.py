@@ -78,7 +78,11 @@ def _task_family(family: str) -> tuple[Task, ...]:
     """Load one family's tasks (built-in module or entry point)."""
     if family in BUILTIN_TASKS:
         source = BUILTIN_TASKS[family]
-        obj = _load_object(source)
+        try:
+            obj = _load_object(source)
+        except Exception as exc:
+            raise AdapterError(f"task family {family!r} ({source}) failed to load: "
+                               f"{type(exc).__name__}: {exc}") from exc
     else:
         eps = _entry_points(TASK_GROUP)
         if family not in eps:
@@ -105,13 +109,19 @@ def task_families() -> list[str]:
     return sorted(set(BUILTIN_TASKS) | set(_entry_points(TASK_GROUP)))
 
 
+def family_tasks(family: str, include_old: bool = False) -> list[Task]:
+    """Tasks of one family, oldest version first (only the newest unless ``include_old``)."""
+    versions = sorted(_task_family(family), key=lambda t: t.spec.version)
+    return versions if include_old else versions[-1:]
+
+
 def all_tasks(include_old: bool = False) -> list[Task]:
-    """Every task (the newest version of each family unless ``include_old``)."""
-    out: list[Task] = []
-    for family in task_families():
-        versions = sorted(_task_family(family), key=lambda t: t.spec.version)
-        out.extend(versions if include_old else versions[-1:])
-    return out
+    """Every task (the newest version of each family unless ``include_old``).
+
+    Raises:
+        AdapterError: A family fails to load (use :func:`family_tasks` to skip it).
+    """
+    return [t for f in task_families() for t in family_tasks(f, include_old)]
 
 
 def get_task(task_id: str) -> Task:
@@ -124,8 +134,7 @@ def get_task(task_id: str) -> Task:
     family, version = (m["name"], int(m["version"])) if m else (task_id, None)
     families = task_families()
     if family not in families:
-        known = [t.spec.id for t in all_tasks()] + families
-        raise UnknownIdError(f"unknown task {task_id!r}. {_closest(task_id, known)}")
+        raise UnknownIdError(f"unknown task {task_id!r}. {_closest(task_id, families)}")
     tasks = sorted(_task_family(family), key=lambda t: t.spec.version)
     if version is None:
         return tasks[-1]
@@ -154,7 +163,11 @@ def get_method_class(method_id: str) -> type:
     """
     if method_id in BUILTIN_METHODS:
         source = BUILTIN_METHODS[method_id]
-        cls = _load_object(source)
+        try:
+            cls = _load_object(source)
+        except Exception as exc:
+            raise AdapterError(f"method {method_id!r} ({source}) failed to load: "
+                               f"{type(exc).__name__}: {exc}") from exc
     else:
         eps = _entry_points(METHOD_GROUP)
         if method_id not in eps:

@@ -1,0 +1,168 @@
+"""Batched rollouts: one policy call per decision for all running envs, one record per episode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from benchmark.adapter import Policy
+from benchmark.errors import TrainingError
+from benchmark.progress import SILENT, Progress
+from benchmark.seeding import eval_seed, train_seed
+from benchmark.spec import PerturbationLevel
+from benchmark.task import Task
+from benchmark.wrappers import ChunkedActions
+
+
+@dataclass(frozen=True)
+class EpisodeRecord:
+    """One evaluation episode.
+
+    Attributes:
+        level: Perturbation level name.
+        episode: Index of the episode within its level.
+        seed: The env's reset seed (an evaluation seed).
+        success: Whether the task's success rule was met.
+        ret: Undiscounted return.
+        length: Env steps.
+        mode: Mode label of the episode (``""`` when no mode-defining progress).
+        extras: Task-specific fields (e.g. kitchen's ``progress``).
+    """
+
+    level: str
+    episode: int
+    seed: int
+    success: bool
+    ret: float
+    length: int
+    mode: str
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def row(self) -> dict[str, Any]:
+        """Flat dict for CSV (extras prefixed with ``x_``)."""
+        d = asdict(self)
+        extras = d.pop("extras")
+        d["return"] = d.pop("ret")
+        d.update({f"x_{k}": v for k, v in extras.items()})
+        return d
+
+
+def make_chunked_env(task: Task, perturbation: PerturbationLevel | None = None) -> ChunkedActions:
+    """One env of ``task`` at ``perturbation`` that executes whole action chunks per step."""
+    return ChunkedActions(task.make_env(perturbation), task.spec.chunk.act_steps)
+
+
+def make_training_vector_env(
+    task: Task, n_envs: int, seed: int, perturbation: PerturbationLevel | None = None
+) -> Any:
+    """A same-step-autoreset ``SyncVectorEnv`` of chunked envs, seeded for training.
+
+    Sub-env ``i`` is reset with :func:`benchmark.seeding.train_seed` ``(seed, i)``; later
+    episodes continue each env's own generator, so the stream is deterministic and disjoint
+    from evaluation seeds. See :class:`benchmark.adapter.RunContext` for the step contract.
+    """
+    import gymnasium as gym
+    from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+    def factory() -> gym.Env:
+        return make_chunked_env(task, perturbation)
+
+    venv = SyncVectorEnv([factory] * n_envs, autoreset_mode=AutoresetMode.SAME_STEP)
+    # Seed by an initial reset the caller may repeat: the first reset's seeds fix the stream.
+    venv.reset(seed=[train_seed(seed, i) for i in range(n_envs)])
+    return venv
+
+
+def evaluate_policy(
+    policy: Policy,
+    task: Task,
+    level: PerturbationLevel,
+    level_index: int,
+    n_episodes: int,
+    n_envs: int,
+    progress: Progress = SILENT,
+    deterministic: bool = True,
+    on_step: Callable[[int], None] | None = None,
+) -> list[EpisodeRecord]:
+    """Run ``n_episodes`` evaluation episodes of ``policy`` at one perturbation level.
+
+    Episode ``e`` is reset with :func:`benchmark.seeding.eval_seed` ``(level_index, e)`` and
+    runs on env slot ``e % n_envs``'s queue, so results do not depend on timing. At every
+    decision the policy is called once on the stacked observations of all running envs.
+
+    Args:
+        policy: The policy; ``act(obs (B, obs_dim)) -> (B, act_steps, act_dim)``.
+        task: The task.
+        level: The perturbation level.
+        level_index: The level's index in the spec's ladder (selects the seed block).
+        n_episodes: Episodes to run.
+        n_envs: Envs stepped in a batch.
+        progress: Progress reporter (advances per finished episode).
+        deterministic: Passed to ``policy.act``.
+        on_step: Called with the number of env steps after every decision (benchmarks).
+
+    Returns:
+        One :class:`EpisodeRecord` per episode, ordered by episode index.
+
+    Raises:
+        TrainingError: The policy produced non-finite actions.
+    """
+    spec = task.spec
+    n_envs = max(1, min(n_envs, n_episodes))
+    envs = [make_chunked_env(task, level) for _ in range(n_envs)]
+    queues = [list(range(i, n_episodes, n_envs)) for i in range(n_envs)]
+    records: dict[int, EpisodeRecord] = {}
+    current: list[int | None] = [None] * n_envs
+    obs = np.zeros((n_envs, spec.obs_dim), dtype=np.float32)
+    returns = np.zeros(n_envs)
+    lengths = np.zeros(n_envs, dtype=int)
+
+    def start(i: int) -> None:
+        if not queues[i]:
+            current[i] = None
+            return
+        ep = queues[i].pop(0)
+        current[i] = ep
+        o, _ = envs[i].reset(seed=eval_seed(level_index, ep))
+        obs[i] = o
+        returns[i] = 0.0
+        lengths[i] = 0
+
+    for i in range(n_envs):
+        start(i)
+    with progress.task(f"evaluate {level.name}", total=n_episodes) as advance:
+        while any(c is not None for c in current):
+            active = [i for i in range(n_envs) if current[i] is not None]
+            actions = np.asarray(policy.act(obs[active], deterministic=deterministic))
+            if not np.all(np.isfinite(actions)):
+                raise TrainingError("the policy produced non-finite actions at evaluation")
+            steps = 0
+            for k, i in enumerate(active):
+                o, r, term, trunc, info = envs[i].step(actions[k])
+                obs[i] = o
+                returns[i] += r
+                lengths[i] += info["env_steps"]
+                steps += info["env_steps"]
+                if term or trunc:
+                    ep = current[i]
+                    assert ep is not None
+                    records[ep] = EpisodeRecord(
+                        level=level.name,
+                        episode=ep,
+                        seed=eval_seed(level_index, ep),
+                        success=bool(info.get("success", False)),
+                        ret=float(returns[i]),
+                        length=int(lengths[i]),
+                        mode=str(info.get("mode", "")),
+                        extras=task.episode_extras(info),
+                    )
+                    advance(1)
+                    start(i)
+            if on_step is not None:
+                on_step(steps)
+    for env in envs:
+        env.close()
+    return [records[e] for e in range(n_episodes)]

@@ -1,0 +1,404 @@
+"""pretrain (cached by hash) -> fine-tune -> evaluate -> track.
+
+:func:`run_seed` is the unit of work (one method, task version, training seed and tier; a
+seed run in MLflow). :func:`evaluate` runs several seeds under a group run and adds the
+across-seed aggregates with bootstrap CIs. Both are what ``bench evaluate`` and
+``bench sweep`` call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import traceback
+import uuid
+from collections.abc import Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark import metrics, schema, tracking
+from benchmark.adapter import ModeSelectablePolicy, Policy, RunContext
+from benchmark.datasets import DemoDataset, ensure_dataset
+from benchmark.errors import AdapterError, BenchError
+from benchmark.paths import cache_root
+from benchmark.progress import SILENT, Progress
+from benchmark.provenance import git_commit, package_versions
+from benchmark.registry import get_method_class, get_task
+from benchmark.rollout import EpisodeRecord, evaluate_policy, make_training_vector_env
+from benchmark.seeding import EVAL_BASE, seed_everything
+from benchmark.spec import TIERS, PerturbationLevel, config_hash, short_hash
+from benchmark.task import Task
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    """What to evaluate.
+
+    Attributes:
+        method: Method id (``"bmd"``).
+        task: Task id (``"avoid"`` = newest, or ``"avoid-v0"``).
+        seeds: Training seeds.
+        tier: ``"smoke"``, ``"small"`` or ``"paper"``.
+        perturbations: Level names to evaluate besides nominal (``("all",)`` = the ladder).
+        mode: Evaluate with this latent mode forced (mode-selectable methods only).
+        device: ``"cpu"``, ``"cuda"``, ``"auto"``, or None for the tier's default.
+        track: Log to MLflow (False only in benchmarks/tests that do not need the store).
+        options: Method options (typed values).
+    """
+
+    method: str
+    task: str
+    seeds: tuple[int, ...] = (0,)
+    tier: str = "small"
+    perturbations: tuple[str, ...] = ()
+    mode: int | None = None
+    device: str | None = None
+    track: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SeedResult:
+    """The outcome of one training seed."""
+
+    seed: int
+    run_id: str | None
+    metrics: dict[str, float]
+    mode_distributions: dict[str, dict[str, int]]
+    pretrain_distribution: dict[str, int]
+    records: list[EpisodeRecord]
+
+
+@dataclass
+class EvalResult:
+    """The outcome of :func:`evaluate`."""
+
+    request: EvalRequest
+    task_id: str
+    spec_hash: str
+    dataset_hash: str
+    group_run_id: str | None
+    seeds: list[SeedResult]
+    aggregates: dict[str, metrics.Estimate]
+    tracking_uri: str
+
+
+def resolve_device(device: str) -> str:
+    """``"auto"`` becomes ``"cuda"`` when torch sees a GPU, else ``"cpu"``."""
+    if device != "auto":
+        if device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise BenchError(f"device {device!r} requested but torch sees no CUDA device")
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_levels(task: Task, names: Sequence[str]) -> list[tuple[int, PerturbationLevel]]:
+    """Nominal plus the named levels (``"all"`` = the whole ladder), with ladder indices."""
+    spec = task.spec
+    if "all" in names:
+        return list(enumerate(spec.perturbations))
+    wanted = {"nominal", *names}
+    for n in wanted:
+        spec.perturbation(n)  # raises with the known names
+    return [(i, p) for i, p in enumerate(spec.perturbations) if p.name in wanted]
+
+
+def reproduce_command(req: EvalRequest, task_id: str, seeds: Sequence[int]) -> str:
+    """The ``bench evaluate`` command line that reproduces a run."""
+    cmd = (f"bench evaluate --method {req.method} --task {task_id} "
+           f"--seeds {','.join(map(str, seeds))} --tier {req.tier}")
+    if req.perturbations:
+        cmd += f" --perturbation {','.join(req.perturbations)}"
+    if req.mode is not None:
+        cmd += f" --mode {req.mode}"
+    for k, v in sorted(req.options.items()):
+        cmd += f" --option {k}={v}"
+    return cmd
+
+
+@contextmanager
+def _file_lock(path: Path):
+    from filelock import FileLock
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        yield
+
+
+def _pretrained(method: Any, dataset: DemoDataset, ctx: RunContext,
+                spec_hash: str) -> tuple[Policy, Path]:
+    """Load the cached pretrained policy or train and cache it (atomically, under a lock).
+
+    The key is the hash of (task spec, dataset, method's pretrain key, tier, seed): methods
+    sharing a pretraining stage share the checkpoint.
+    """
+    key = short_hash(json.dumps([spec_hash, dataset.content_hash, method.pretrain_key(ctx),
+                                 ctx.tier, ctx.seed]))
+    final = cache_root() / "pretrained" / key
+    with _file_lock(final):
+        if not (final / "COMPLETE").exists():
+            if final.exists():  # a crashed writer's leftovers
+                shutil.rmtree(final)
+            seed_everything(ctx.seed)
+            policy = method.pretrain(dataset, ctx)
+            tmp = final.parent / f".tmp-{key}-{uuid.uuid4().hex}"
+            tmp.mkdir(parents=True)
+            try:
+                method.save(policy, tmp)
+                (tmp / "COMPLETE").write_text(key)
+                os.replace(tmp, final)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+    return method.load(final, ctx), final
+
+
+def _evaluate_levels(policy: Policy, task: Task, levels: list[tuple[int, PerturbationLevel]],
+                     budget: Any, progress: Progress) -> list[EpisodeRecord]:
+    records: list[EpisodeRecord] = []
+    for index, level in levels:
+        # evaluation draws (e.g. initial diffusion noise) come from an evaluation stream
+        seed_everything((EVAL_BASE + index) % 2**31)
+        records += evaluate_policy(policy, task, level, index, budget.eval_episodes,
+                                   budget.n_envs, progress)
+    return records
+
+
+def seed_metrics(task: Task, records: list[EpisodeRecord], levels: list[str],
+                 pretrain_dist: dict[str, int] | None) -> tuple[dict[str, float],
+                                                               dict[str, dict[str, int]]]:
+    """Per-seed metrics (schema names) and per-level mode distributions from episode records."""
+    spec = task.spec
+    out: dict[str, float] = {}
+    dists: dict[str, dict[str, int]] = {}
+    success: dict[str, float] = {}
+    for level in levels:
+        recs = [r for r in records if r.level == level]
+        succ = [r.success for r in recs]
+        dist = metrics.mode_distribution([r.mode for r in recs], succ)
+        dists[level] = dist
+        success[level] = metrics.success_rate(succ)
+        out[schema.level_metric(schema.SUCCESS_RATE, level)] = success[level]
+        out[schema.level_metric(schema.MODE_COUNT, level)] = metrics.mode_count(dist)
+        out[schema.level_metric(schema.MODE_ENTROPY, level)] = metrics.mode_entropy(
+            dist, len(spec.modes))
+        out[schema.level_metric(schema.MEAN_RETURN, level)] = float(
+            np.mean([r.ret for r in recs]))
+    nominal = [r for r in records if r.level == "nominal"]
+    out[schema.SUCCESS_RATE] = success["nominal"]
+    out[schema.MODE_COUNT] = out[schema.level_metric(schema.MODE_COUNT, "nominal")]
+    out[schema.MODE_ENTROPY] = out[schema.level_metric(schema.MODE_ENTROPY, "nominal")]
+    out[schema.MEAN_RETURN] = out[schema.level_metric(schema.MEAN_RETURN, "nominal")]
+    if pretrain_dist is not None:
+        out[schema.MODE_RETENTION] = metrics.mode_retention(pretrain_dist, dists["nominal"])
+    perturbed = [success[lv] for lv in levels if lv != "nominal"]
+    if perturbed:
+        out[schema.ROBUSTNESS] = metrics.robustness(success["nominal"], perturbed)
+    # partial progress (kitchen-style p1..pN): share of episodes completing >= n subtasks
+    progress = [r.extras["progress"] for r in nominal if "progress" in r.extras]
+    if progress:
+        top = max(int(spec.extra.get("n_subtasks", 0)), max(progress))
+        for n in range(1, top + 1):
+            out[f"p{n}"] = float(np.mean([p >= n for p in progress]))
+    return out, dists
+
+
+def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
+             progress: Progress = SILENT, unit_key: str | None = None) -> SeedResult:
+    """Train and evaluate one training seed; log it as one seed run (FAILED if it raises).
+
+    Args:
+        req: The request (its ``seeds`` are ignored; ``seed`` is used).
+        seed: The training seed.
+        parent_run_id: Group run to nest under.
+        progress: Progress reporter.
+        unit_key: Sweep unit key to tag the run with.
+
+    Returns:
+        The seed's metrics, mode distributions and episode records.
+    """
+    if req.tier not in TIERS:
+        raise BenchError(f"unknown tier {req.tier!r}; known: {', '.join(TIERS)}")
+    task = get_task(req.task)
+    spec = task.spec
+    method_cls = get_method_class(req.method)
+    method = method_cls()
+    budget = spec.budget(req.tier)
+    device = resolve_device(req.device or budget.device)
+    levels = resolve_levels(task, req.perturbations)
+    dataset = ensure_dataset(task, progress).subset(budget.n_demos)
+    spec_hash = spec.hash()
+    cfg = method.config()
+    cfg_dict = dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else dict(cfg or {})
+    cfg_hash = config_hash({"config": cfg_dict, "options": req.options, "mode": req.mode})
+
+    c = tracking.client() if req.track else None
+    run_id = None
+    if c is not None:
+        tags = {
+            schema.TAG_KIND: "seed",
+            schema.TAG_METHOD: req.method,
+            schema.TAG_METHOD_VERSION: method_cls.version,
+            schema.TAG_TASK: spec.id,
+            schema.TAG_TASK_FAMILY: spec.name,
+            schema.TAG_SPEC_HASH: spec_hash,
+            schema.TAG_DATASET_HASH: dataset.content_hash,
+            schema.TAG_CONFIG_HASH: cfg_hash,
+            schema.TAG_TIER: req.tier,
+            schema.TAG_SEED: str(seed),
+            schema.TAG_GIT_COMMIT: git_commit(),
+            schema.TAG_VERSIONS: tracking.dumps(package_versions()),
+            schema.TAG_COMMAND: reproduce_command(req, spec.id, [seed]),
+            schema.TAG_PERTURBATIONS: tracking.dumps([lv.name for _, lv in levels]),
+            schema.TAG_MODE: "" if req.mode is None else str(req.mode),
+        }
+        if unit_key:
+            tags[schema.TAG_UNIT] = unit_key
+        params = {f"method.{k}": v for k, v in cfg_dict.items()}
+        params.update({f"budget.{k}": v for k, v in dataclasses.asdict(budget).items()})
+        params.update({"device": device, "seed": seed, "n_demos": len(dataset)})
+        run_id = tracking.start_run(c, tags, params, f"{req.method}/{spec.id}/s{seed}",
+                                    parent_run_id)
+    try:
+        work = cache_root() / "work" / f"{req.method}-{spec.id}-{req.tier}-s{seed}"
+        work.mkdir(parents=True, exist_ok=True)
+        ctx = RunContext(
+            task=task, tier=req.tier, seed=seed, device=device, work_dir=work,
+            progress=progress, dataset=dataset, options=dict(req.options),
+            make_vector_env=lambda n_envs, seed, perturbation=None: make_training_vector_env(
+                task, n_envs, seed, perturbation),
+        )
+        policy, pretrained_dir = _pretrained(method, dataset, ctx, spec_hash)
+        nominal = [lv for lv in levels if lv[1].name == "nominal"]
+        pretrain_dist = _pretrain_distribution(policy, task, nominal, budget, progress,
+                                               pretrained_dir)
+        seed_everything(seed)
+        policy = method.finetune(policy, ctx)
+        if req.mode is not None:
+            if not isinstance(policy, ModeSelectablePolicy):
+                raise AdapterError(f"method {req.method!r} has no selectable modes; "
+                                   "--mode works with mode-selectable methods such as bmd")
+            if not 0 <= req.mode < policy.n_modes:
+                raise BenchError(f"--mode must be in [0, {policy.n_modes - 1}]")
+            policy.set_mode(req.mode)
+        records = _evaluate_levels(policy, task, levels, budget, progress)
+        level_names = [lv.name for _, lv in levels]
+        seed_m, dists = seed_metrics(task, records, level_names, pretrain_dist)
+        if c is not None and run_id is not None:
+            tracking.log_text_artifact(c, run_id, schema.EPISODES_ARTIFACT,
+                                       tracking.episodes_csv(r.row() for r in records))
+            tracking.log_metrics(c, run_id, seed_m, tags={
+                schema.TAG_MODE_DISTRIBUTION: tracking.dumps(dists),
+                schema.TAG_PRETRAIN_MODE_DISTRIBUTION: tracking.dumps(pretrain_dist),
+            })
+            tracking.end_run(c, run_id, "FINISHED")
+        return SeedResult(seed, run_id, seed_m, dists, pretrain_dist, records)
+    except BaseException as exc:
+        if c is not None and run_id is not None:
+            status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+            detail = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+            try:
+                tracking.end_run(c, run_id, status, detail)
+            except Exception:
+                pass  # the original error matters more than a failed status write
+        raise
+
+
+def _pretrain_distribution(policy: Policy, task: Task,
+                           nominal: list[tuple[int, PerturbationLevel]], budget: Any,
+                           progress: Progress, pretrained_dir: Path) -> dict[str, int]:
+    """Mode distribution of the pretrained policy at nominal (cached beside the checkpoint)."""
+    cache = pretrained_dir / "nominal_mode_distribution.json"
+    try:
+        return json.loads(cache.read_text())
+    except (OSError, ValueError):
+        pass
+    records = _evaluate_levels(policy, task, nominal, budget, progress)
+    dist = metrics.mode_distribution([r.mode for r in records], [r.success for r in records])
+    tmp = cache.with_suffix(f".{uuid.uuid4().hex}.tmp")
+    tmp.write_text(json.dumps(dist, sort_keys=True))
+    os.replace(tmp, cache)
+    return dist
+
+
+def aggregate(seeds: list[SeedResult]) -> dict[str, metrics.Estimate]:
+    """Across-seed estimates with 95 % bootstrap CIs for every per-seed metric, plus stability."""
+    names = sorted(set().union(*(s.metrics.keys() for s in seeds)))
+    out: dict[str, metrics.Estimate] = {}
+    for name in names:
+        values = [s.metrics[name] for s in seeds
+                  if name in s.metrics and s.metrics[name] == s.metrics[name]]  # skip NaN
+        if values:
+            out[name] = metrics.bootstrap_ci(values)
+    out[schema.MODE_STABILITY] = metrics.stability_ci(
+        [s.mode_distributions["nominal"] for s in seeds])
+    return out
+
+
+def evaluate(req: EvalRequest, progress: Progress = SILENT) -> EvalResult:
+    """Run every seed of ``req`` under one group run and aggregate.
+
+    Raises:
+        BenchError: Bad input (unknown ids, tiers, levels) before anything is trained.
+    """
+    task = get_task(req.task)
+    get_method_class(req.method)
+    if req.tier not in TIERS:
+        raise BenchError(f"unknown tier {req.tier!r}; known: {', '.join(TIERS)}")
+    resolve_levels(task, req.perturbations)
+    spec = task.spec
+    dataset = ensure_dataset(task, progress)
+    c = tracking.client() if req.track else None
+    group_id = None
+    if c is not None:
+        method_cls = get_method_class(req.method)
+        tags = {
+            schema.TAG_KIND: "group",
+            schema.TAG_METHOD: req.method,
+            schema.TAG_METHOD_VERSION: method_cls.version,
+            schema.TAG_TASK: spec.id,
+            schema.TAG_TASK_FAMILY: spec.name,
+            schema.TAG_SPEC_HASH: spec.hash(),
+            schema.TAG_DATASET_HASH: dataset.content_hash,
+            schema.TAG_TIER: req.tier,
+            schema.TAG_SEED: ",".join(map(str, req.seeds)),
+            schema.TAG_GIT_COMMIT: git_commit(),
+            schema.TAG_VERSIONS: tracking.dumps(package_versions()),
+            schema.TAG_COMMAND: reproduce_command(req, spec.id, req.seeds),
+            schema.TAG_MODE: "" if req.mode is None else str(req.mode),
+        }
+        group_id = tracking.start_run(c, tags, {"seeds": ",".join(map(str, req.seeds))},
+                                      f"{req.method}/{spec.id}/{req.tier}")
+    try:
+        results = [run_seed(req, s, group_id, progress) for s in req.seeds]
+        agg = aggregate(results)
+        if c is not None and group_id is not None:
+            flat: dict[str, float] = {}
+            for name, est in agg.items():
+                flat[name] = est.value
+                flat[schema.ci_low(name)] = est.ci_low
+                flat[schema.ci_high(name)] = est.ci_high
+            tracking.log_metrics(c, group_id, flat)
+            tracking.end_run(c, group_id, "FINISHED")
+    except BaseException as exc:
+        if c is not None and group_id is not None:
+            status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+            try:
+                tracking.end_run(c, group_id, status, f"{type(exc).__name__}: {exc}")
+            except Exception:
+                pass
+        raise
+    from benchmark.paths import tracking_uri
+
+    return EvalResult(req, spec.id, spec.hash(), dataset.content_hash, group_id, results, agg,
+                      tracking_uri())
