@@ -225,7 +225,7 @@ def mode_distribution(labels: Sequence[str], successes: Sequence[bool]) -> dict[
     for label in labels:
         if not isinstance(label, str):
             raise MetricInputError(f"mode labels must be str, got {label!r}")
-    counts = Counter(label for label, ok in zip(labels, flags) if ok)
+    counts = Counter(label for label, ok in zip(labels, flags, strict=True) if ok)
     return {label: counts[label] for label in sorted(counts)}
 
 
@@ -529,8 +529,9 @@ def stability_ci(
     interval could miss the point estimate altogether. Pairs of copies of one seed are
     therefore left out: each resample's statistic is the mean JS over pairs of *different*
     seeds, weighted by how often each seed was drawn. Resamples that drew a single distinct
-    seed have no such pair and are redrawn-by-omission (left out of the quantiles); with n
-    seeds that happens with probability n^(1-n) (1/2 at n=2, 1/625 at n=5).
+    seed have no such pair and are left out of the quantiles (i.e. the bootstrap is conditioned on
+    drawing at least two different seeds); with n seeds that happens with probability
+    n^(1-n) (1/2 at n=2, 1/625 at n=5).
 
     Degenerate cases: one seed -> ``Estimate(1.0, 1.0, 1.0, 1)``; empty distributions as in
     :func:`mode_stability`.
