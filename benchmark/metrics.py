@@ -309,7 +309,8 @@ def mode_entropy(dist: Mapping[str, int], n_demonstrated_modes: int) -> float:
         return 0.0
     p = counts / counts.sum()
     h = float(-(p * np.log(p)).sum())  # zero counts were dropped, so log(p) is finite
-    return min(max(h / math.log(k), 0.0), 1.0)
+    # max(0.0, x) (not max(x, 0.0)): a single mode gives h = -0.0, and "-0.00" in a table is noise
+    return min(1.0, max(0.0, h / math.log(k)))
 
 
 def mode_retention(
@@ -386,7 +387,7 @@ def js_divergence(p: Mapping[str, int], q: Mapping[str, int]) -> float:
         return float((a[nz] * np.log2(a[nz] / m[nz])).sum())
 
     js = 0.5 * _kl(pv) + 0.5 * _kl(qv)
-    return min(max(js, 0.0), 1.0)  # clip rounding error (e.g. -1e-17 for identical inputs)
+    return min(1.0, max(0.0, js))  # clip rounding error (e.g. -1e-17 for identical inputs)
 
 
 def _js_matrix(dists: Sequence[Mapping[str, int]]) -> np.ndarray:
@@ -437,7 +438,7 @@ def mode_stability(dists: Sequence[Mapping[str, int]]) -> float:
         return 1.0
     mat = _js_matrix(dists)
     mean_js = mat[np.triu_indices(n, k=1)].mean()
-    return float(min(max(1.0 - mean_js, 0.0), 1.0))
+    return float(min(1.0, max(0.0, 1.0 - mean_js)))
 
 
 def robustness(nominal_success: float, perturbed_success: Sequence[float]) -> float:

@@ -115,6 +115,7 @@ def test_mode_entropy_hand_computed():
 def test_mode_entropy_degenerate_cases():
     assert m.mode_entropy({}, 4) == 0.0  # no successes
     assert m.mode_entropy({"a": 10}, 4) == 0.0  # one mode (collapse)
+    assert math.copysign(1.0, m.mode_entropy({"a": 10}, 4)) == 1.0  # +0.0, not -0.0
     assert m.mode_entropy({"a": 1, "b": 1}, 1) == 0.0  # one demonstrated mode
     # more labels than demonstrated modes: capped at 1
     assert m.mode_entropy({"a": 1, "b": 1, "c": 1}, 2) == 1.0
