@@ -1,0 +1,435 @@
+"""Compile seed results into leaderboard tables: runs -> groups -> statistics.
+
+Steps (:func:`compile_leaderboard`):
+
+1. **Staleness.** Each result's task id is resolved in the registry; a result whose spec hash
+   or dataset hash differs from the current spec's, or whose task id is unknown (or whose
+   task cannot be loaded), is *stale*: it goes to :attr:`Leaderboard.stale` with the reason
+   and is never mixed into a table. A spec with ``dataset_hash = None`` pins no dataset, so
+   only its spec hash is compared.
+2. **Grouping** by (task id, method, tier). A BMD run evaluated with a forced latent mode
+   (tag ``modebench.mode``) is a different policy from the sampled one, so it forms its own
+   row, shown as ``bmd [mode 2]``. Re-runs of the same seed keep the latest run only (counted
+   as superseded), so a seed is never counted twice.
+3. **Statistics** per group, all with 95 % percentile-bootstrap CIs over seeds (definitions in
+   :mod:`benchmark.metrics`, computed by its vectorised twins in :mod:`leaderboard.faststats`):
+   success rate, mode count, mode entropy, robustness, mode retention (means over seeds);
+   mode stability from the seeds' nominal mode distributions; success and mode count per
+   perturbation level (robustness curves); mean mode shares (bar plots).
+4. **Aggregates** per tier: IQM over all (task, seed) success rates and mode entropies per
+   method, and the probability-of-improvement matrix between methods on success rate over
+   their common tasks.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+
+import numpy as np
+
+from benchmark import metrics, schema
+from benchmark.metrics import Estimate
+from benchmark.spec import TIERS, TaskSpec
+from leaderboard import faststats
+from leaderboard.records import SeedResult
+
+# (key, metric name in the runs, label, short description); mode_stability is computed from
+# distributions, not read from a metric
+METRICS: tuple[tuple[str, str, str, str], ...] = (
+    ("success", schema.SUCCESS_RATE, "Success",
+     "fraction of nominal evaluation episodes that meet the task's success rule"),
+    ("mode_count", schema.MODE_COUNT, "Modes",
+     "number of mode labels with a share of at least 5 % among successful nominal episodes"),
+    ("mode_entropy", schema.MODE_ENTROPY, "Mode entropy",
+     "Shannon entropy of the mode distribution / log(number of demonstrated modes), in [0, 1]"),
+    ("mode_stability", schema.MODE_STABILITY, "Stability",
+     "1 - mean pairwise Jensen-Shannon divergence (base 2) between the seeds' nominal mode "
+     "distributions, in [0, 1]"),
+    ("robustness", schema.ROBUSTNESS, "Robustness",
+     "mean over perturbation levels of perturbed / nominal success, capped at 1"),
+)
+"""The headline columns of every table, in order."""
+
+EXTRA_METRICS: tuple[tuple[str, str, str, str], ...] = (
+    ("mode_retention", schema.MODE_RETENTION, "Retention",
+     "share of the modes present after pretraining that survive fine-tuning"),
+)
+"""Columns shown on task pages only."""
+
+TIER_ORDER = {t: i for i, t in enumerate(reversed(TIERS))}  # paper first
+
+
+@dataclass(frozen=True)
+class LevelPoint:
+    """Success and mode count at one perturbation level (one point of a robustness curve).
+
+    Attributes:
+        level: Level name.
+        ladder: The ladder it belongs to (``"nominal"`` for level 0).
+        severity: Position on the ladder (0 = nominal).
+        success: Success rate over seeds with CI (None when no seed logged it).
+        mode_count: Mode count over seeds with CI (None when no seed logged it).
+    """
+
+    level: str
+    ladder: str
+    severity: int
+    success: Estimate | None
+    mode_count: Estimate | None
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    """One row: a method on a task at a tier, over its seeds.
+
+    Attributes:
+        task: Task id.
+        method: Method id (the registry id).
+        label: Row label: the method id, plus ``[mode z]`` for a forced BMD mode.
+        tier: Tier name.
+        seeds: The training seeds, sorted.
+        cells: Metric key (see :data:`METRICS`, :data:`EXTRA_METRICS`) -> estimate, or None
+            when no seed has the metric.
+        levels: Robustness-curve points in the spec's level order.
+        mode_shares: Mode label -> mean share over seeds with at least one success.
+        results: The seed results of the row (latest per seed).
+        superseded: Older re-runs of the same seeds that were left out.
+    """
+
+    task: str
+    method: str
+    label: str
+    tier: str
+    seeds: tuple[int, ...]
+    cells: Mapping[str, Estimate | None]
+    levels: tuple[LevelPoint, ...]
+    mode_shares: Mapping[str, float]
+    results: tuple[SeedResult, ...]
+    superseded: int = 0
+
+    @property
+    def n_seeds(self) -> int:
+        """Number of distinct training seeds."""
+        return len(self.seeds)
+
+    def distinct(self, attr: str) -> tuple[str, ...]:
+        """Distinct values of a :class:`SeedResult` attribute over the row's results."""
+        return tuple(sorted({str(getattr(r, attr)) for r in self.results}))
+
+
+@dataclass(frozen=True)
+class TaskBoard:
+    """All rows of one task at one tier, best success first."""
+
+    task: str
+    spec: TaskSpec
+    tier: str
+    rows: tuple[GroupStats, ...]
+
+
+@dataclass(frozen=True)
+class StaleGroup:
+    """Results left out of the tables because they do not match the current code.
+
+    Attributes:
+        task: Task id as tagged.
+        method: Method id.
+        tier: Tier.
+        n_runs: Number of results.
+        reason: Why they are stale.
+    """
+
+    task: str
+    method: str
+    tier: str
+    n_runs: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class TierBoard:
+    """Everything shown for one tier.
+
+    Attributes:
+        tier: Tier name.
+        tasks: One board per task, sorted by task id.
+        methods: Row labels present in the tier, best aggregate success first.
+        iqm: Row label -> {"success"|"mode_entropy": IQM estimate over all tasks and seeds}.
+        iqm_tasks: Row label -> number of tasks the IQM is over.
+        poi: (X, Y) -> P(X > Y) on success rate over the tasks both have, X != Y.
+    """
+
+    tier: str
+    tasks: tuple[TaskBoard, ...]
+    methods: tuple[str, ...]
+    iqm: Mapping[str, Mapping[str, Estimate]]
+    iqm_tasks: Mapping[str, int]
+    poi: Mapping[tuple[str, str], Estimate]
+
+
+@dataclass(frozen=True)
+class MethodCard:
+    """What the registry says about a method (for its page).
+
+    Attributes:
+        id: Method id.
+        registered: Whether this installation's registry knows it.
+        version: Registry version (``""`` when not registered).
+        description: One-line description (or why it could not be loaded).
+        source: Adapter import path, e.g. ``"baselines.bc:BCMethod"``.
+    """
+
+    id: str
+    registered: bool
+    version: str = ""
+    description: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """The compiled leaderboard.
+
+    Attributes:
+        tiers: One board per tier with results, ``paper`` first.
+        stale: Groups of stale results.
+        methods: Method id -> registry card, for every method with a current result.
+        n_results: Seed results read.
+        n_current: Seed results in the tables (after dropping stale and superseded ones).
+        skipped: Reason -> runs that could not be parsed.
+        reader: Which reader read the store.
+        sources: Source tag -> number of current results (``"local"`` for runs made here).
+        built_at: UTC build time, ISO 8601.
+        timings: Phase -> seconds.
+    """
+
+    tiers: tuple[TierBoard, ...]
+    stale: tuple[StaleGroup, ...]
+    methods: Mapping[str, MethodCard]
+    n_results: int
+    n_current: int
+    skipped: Mapping[str, int] = field(default_factory=dict)
+    reader: str = ""
+    sources: Mapping[str, int] = field(default_factory=dict)
+    built_at: str = ""
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+    def groups(self) -> Iterable[GroupStats]:
+        """Every row of every task of every tier."""
+        for tb in self.tiers:
+            for task in tb.tasks:
+                yield from task.rows
+
+
+SpecLookup = Callable[[str], "tuple[TaskSpec | None, str]"]
+"""task id -> (current spec, "") or (None, reason it cannot be resolved)."""
+MethodLookup = Callable[[str], MethodCard]
+
+
+def registry_spec(task_id: str) -> tuple[TaskSpec | None, str]:
+    """Resolve a task id to its current spec with :func:`benchmark.registry.get_task`.
+
+    Returns:
+        ``(spec, "")`` or ``(None, reason)`` for unknown or unloadable tasks.
+    """
+    return _registry_spec(task_id)
+
+
+@cache
+def _registry_spec(task_id: str) -> tuple[TaskSpec | None, str]:
+    from benchmark.errors import UnknownIdError
+    from benchmark.registry import get_task
+
+    try:
+        return get_task(task_id).spec, ""
+    except UnknownIdError as exc:
+        return None, f"unknown task id ({exc})"
+    except Exception as exc:  # a task that fails to import must not stop the build
+        return None, f"task cannot be loaded here ({type(exc).__name__}: {exc})"
+
+
+def registry_method(method_id: str) -> MethodCard:
+    """The registry's card for ``method_id`` (``registered=False`` when unknown/unloadable)."""
+    from benchmark.registry import method_info
+
+    try:
+        info = method_info(method_id)
+    except Exception as exc:  # unknown or broken adapters still have results to show
+        return MethodCard(method_id, False, description=f"not loadable here: {exc}")
+    return MethodCard(info.id, True, info.version, info.description, info.source)
+
+
+def _stale_reason(r: SeedResult, spec: TaskSpec | None, why: str) -> str | None:
+    if spec is None:
+        return why
+    if r.spec_hash != spec.hash():
+        return "spec hash differs from the current spec"
+    if spec.dataset_hash is not None and r.dataset_hash != spec.dataset_hash:
+        return "dataset hash differs from the current spec"
+    return None
+
+
+def row_label(r: SeedResult) -> str:
+    """The row a result belongs to: its method, plus ``[mode z]`` for a forced BMD mode."""
+    return f"{r.method} [mode {r.mode}]" if r.mode else r.method
+
+
+def _finite_estimates(values: np.ndarray) -> list[Estimate | None]:
+    """Bootstrap CIs of every column of (n_seeds, k); NaN = not logged for that seed."""
+    out: list[Estimate | None] = [None] * values.shape[1]
+    finite = np.isfinite(values)
+    full = finite.all(axis=0)
+    if full.any():
+        cols = np.flatnonzero(full)
+        for c, est in zip(cols, faststats.bootstrap_mean_cis(values[:, cols]), strict=True):
+            out[c] = est
+    for c in np.flatnonzero(~full & finite.any(axis=0)):
+        out[c] = faststats.bootstrap_mean_ci(values[finite[:, c], c])
+    return out
+
+
+def _group_stats(task: str, label: str, tier: str, spec: TaskSpec,
+                 results: Sequence[SeedResult]) -> GroupStats:
+    latest: dict[int, SeedResult] = {}
+    for r in sorted(results, key=lambda r: (r.start_time, r.run_id)):
+        latest[r.seed] = r  # the latest re-run of a seed wins
+    seeds = tuple(sorted(latest))
+    rows = [latest[s] for s in seeds]
+    names = [m for _, m, _, _ in METRICS + EXTRA_METRICS if m != schema.MODE_STABILITY]
+    keys = [k for k, m, _, _ in METRICS + EXTRA_METRICS if m != schema.MODE_STABILITY]
+    level_objs = list(spec.perturbations)
+    # one matrix (seeds x columns) so that one bootstrap draw serves every column
+    cols = names + [schema.level_metric(m, lv.name) for lv in level_objs
+                    for m in (schema.SUCCESS_RATE, schema.MODE_COUNT)]
+    mat = np.full((len(rows), len(cols)), np.nan)
+    for i, r in enumerate(rows):
+        for j, name in enumerate(cols):
+            v = r.metrics.get(name)
+            if v is None and "/nominal" in name:  # nominal level = the plain metric
+                v = r.metrics.get(name.split("/")[0])
+            if v is not None and math.isfinite(v):
+                mat[i, j] = v
+    ests = _finite_estimates(mat)
+    cells: dict[str, Estimate | None] = dict(zip(keys, ests[: len(keys)], strict=True))
+    dists = [r.nominal_distribution() for r in rows if "nominal" in r.mode_distribution]
+    cells["mode_stability"] = faststats.stability_ci(dists) if dists else None
+    levels = []
+    for i, lv in enumerate(level_objs):
+        s_est, m_est = ests[len(keys) + 2 * i], ests[len(keys) + 2 * i + 1]
+        levels.append(LevelPoint(lv.name, lv.ladder, lv.severity, s_est, m_est))
+    shares: dict[str, float] = defaultdict(float)
+    with_success = [d for d in dists if sum(d.values()) > 0]
+    for d in with_success:
+        total = sum(d.values())
+        for label_, c in d.items():
+            shares[label_] += c / total / len(with_success)
+    ordered = {m: shares.get(m, 0.0) for m in spec.modes}
+    ordered.update({k: v for k, v in sorted(shares.items()) if k not in ordered})
+    return GroupStats(task, rows[0].method, label, tier, seeds, cells, tuple(levels), ordered,
+                      tuple(rows), superseded=len(results) - len(rows))
+
+
+def _aggregates(tasks: Sequence[TaskBoard]) -> tuple[dict, dict, dict, tuple[str, ...]]:
+    per_method: dict[str, dict[str, dict[str, np.ndarray]]] = defaultdict(
+        lambda: {"success": {}, "mode_entropy": {}})
+    for tb in tasks:
+        for row in tb.rows:
+            for key, name in (("success", schema.SUCCESS_RATE),
+                              ("mode_entropy", schema.MODE_ENTROPY)):
+                vals = np.array([r.metrics.get(name, math.nan) for r in row.results])
+                vals = vals[np.isfinite(vals)]
+                if vals.size:
+                    per_method[row.label][key][tb.task] = vals
+    iqm: dict[str, dict[str, Estimate]] = {}
+    n_tasks: dict[str, int] = {}
+    for label, by_key in per_method.items():
+        iqm[label] = {k: metrics.aggregate_iqm(v) for k, v in by_key.items() if v}
+        n_tasks[label] = len(by_key["success"])
+    order = tuple(sorted(per_method, key=lambda m: (
+        -(iqm[m]["success"].value if "success" in iqm[m] else -1.0), m)))
+    poi: dict[tuple[str, str], Estimate] = {}
+    for i, a in enumerate(order):
+        for b in order[i + 1:]:
+            xa, xb = per_method[a]["success"], per_method[b]["success"]
+            if not set(xa) & set(xb):
+                continue
+            est = faststats.probability_of_improvement(xa, xb)
+            poi[(a, b)] = est
+            # P(B > A) = 1 - P(A > B) exactly (ties count ½ both ways), resample by resample,
+            # so the interval mirrors too: half the work
+            poi[(b, a)] = Estimate(1.0 - est.value, 1.0 - est.ci_high, 1.0 - est.ci_low, est.n)
+    return iqm, n_tasks, poi, order
+
+
+def compile_leaderboard(
+    results: Iterable[SeedResult],
+    spec_lookup: SpecLookup = registry_spec,
+    method_lookup: MethodLookup = registry_method,
+) -> Leaderboard:
+    """Group results, separate stale ones, and compute every table's statistics.
+
+    Args:
+        results: Finished seed results (from the store and imported bundles).
+        spec_lookup: Resolves a task id to its current spec (default: the registry).
+        method_lookup: Resolves a method id to its registry card (default: the registry).
+
+    Returns:
+        The compiled :class:`Leaderboard` (``built_at``, ``reader`` and ``skipped`` are left
+        for the caller to fill in).
+    """
+    t0 = time.perf_counter()
+    results = list(results)
+    current: dict[tuple[str, str, str], list[SeedResult]] = defaultdict(list)
+    stale: dict[tuple[str, str, str, str], int] = defaultdict(int)
+    specs: dict[str, TaskSpec] = {}
+    for r in results:
+        spec, why = spec_lookup(r.task)
+        reason = _stale_reason(r, spec, why)
+        if reason is not None:
+            stale[(r.task, r.method, r.tier, reason)] += 1
+            continue
+        assert spec is not None
+        specs[r.task] = spec
+        current[(r.task, row_label(r), r.tier)].append(r)
+    t1 = time.perf_counter()
+    by_tier: dict[str, dict[str, list[GroupStats]]] = defaultdict(lambda: defaultdict(list))
+    for (task, label, tier), rs in current.items():
+        by_tier[tier][task].append(_group_stats(task, label, tier, specs[task], rs))
+    t2 = time.perf_counter()
+    tiers = []
+    for tier in sorted(by_tier, key=lambda t: (TIER_ORDER.get(t, -1), t)):
+        boards = tuple(
+            TaskBoard(task, specs[task], tier, tuple(sorted(rows, key=_row_order)))
+            for task, rows in sorted(by_tier[tier].items())
+        )
+        iqm, n_tasks, poi, order = _aggregates(boards)
+        tiers.append(TierBoard(tier, boards, order, iqm, n_tasks, poi))
+    t3 = time.perf_counter()
+    method_ids = sorted({g.method for tb in tiers for task in tb.tasks for g in task.rows})
+    cards = {m: method_lookup(m) for m in method_ids}
+    lb_groups = [g for tb in tiers for task in tb.tasks for g in task.rows]
+    sources: dict[str, int] = defaultdict(int)
+    for g in lb_groups:
+        for r in g.results:
+            sources[r.source or "local"] += 1
+    return Leaderboard(
+        tiers=tuple(tiers),
+        stale=tuple(StaleGroup(t, m, tier, n, why)
+                    for (t, m, tier, why), n in sorted(stale.items())),
+        methods=cards,
+        n_results=len(results),
+        n_current=sum(g.n_seeds for g in lb_groups),
+        sources=dict(sources),
+        timings={"classify": t1 - t0, "group_stats": t2 - t1, "aggregates": t3 - t2,
+                 "methods": time.perf_counter() - t3},
+    )
+
+
+def _row_order(g: GroupStats) -> tuple[float, str]:
+    s = g.cells.get("success")
+    return (-(s.value if s is not None else -1.0), g.label)
