@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -135,15 +136,29 @@ def mode_schedule(weights: tuple[float, ...], index: int) -> int:
     use prefixes) holds the modes in the spec's proportions. A failed attempt is retried for
     the same mode, so drops do not skew the proportions.
     """
+    return _schedule(tuple(weights), index + 1)[index]
+
+
+@lru_cache(maxsize=16)
+def _schedule_prefix(weights: tuple[float, ...], n: int) -> tuple[int, ...]:
     w = np.asarray(weights, dtype=np.float64)
     w = w / w.sum()
     counts = np.zeros(len(w))
-    choice = 0
-    for _ in range(index + 1):
+    out = []
+    for _ in range(n):
         deficit = (counts.sum() + 1) * w - counts
         choice = int(np.argmax(deficit))  # ties go to the lowest index: deterministic
         counts[choice] += 1
-    return choice
+        out.append(choice)
+    return tuple(out)
+
+
+def _schedule(weights: tuple[float, ...], n: int) -> tuple[int, ...]:
+    # grow in powers of two so building a dataset costs O(n), not O(n^2)
+    size = 1
+    while size < n:
+        size *= 2
+    return _schedule_prefix(weights, max(size, 64))
 
 
 def collect_demonstrations(task: Task, n_episodes: int, progress: Progress = SILENT):

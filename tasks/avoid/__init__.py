@@ -46,7 +46,7 @@ SPEC_V0 = TaskSpec(
     modes=MODES,
     mode_weights=tuple(1.0 / len(MODES) for _ in MODES),
     dataset_id="modebench/avoid/expert-v0",
-    dataset_episodes=1000,
+    dataset_episodes=500,
     dataset_hash=None,
     perturbations=_ladder(),
     tiers={
@@ -59,7 +59,7 @@ SPEC_V0 = TaskSpec(
             finetune_steps_per_iter=16, n_envs=16, eval_episodes=100,
         ),
         "paper": TierBudget(
-            n_demos=1000, pretrain_steps=50_000, batch_size=1024, finetune_iterations=500,
+            n_demos=500, pretrain_steps=50_000, batch_size=1024, finetune_iterations=500,
             finetune_steps_per_iter=16, n_envs=64, eval_episodes=500, device="auto",
         ),
     },

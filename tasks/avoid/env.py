@@ -102,15 +102,16 @@ class AvoidEnv(gym.Env):
             self._vel *= self.max_speed / speed
         self._pos = self._pos + self.dt * self._vel
         self._t += 1
-        # a row is passed when y crosses its height; the side is where x is then
-        for r in range(len(self._sides), self.n_rows):
+        crashed = self._collides(prev, self._pos)
+        # a row is passed when y crosses its height; the side is where x is then (a step
+        # that crashes passes nothing)
+        for r in range(len(self._sides), self.n_rows if not crashed else 0):
             if prev[1] < self.row_y[r] <= self._pos[1]:
                 frac = (self.row_y[r] - prev[1]) / max(self._pos[1] - prev[1], 1e-12)
                 x_cross = prev[0] + frac * (self._pos[0] - prev[0])
                 self._sides.append("L" if x_cross < self.obstacle_x[r] else "R")
             else:
                 break
-        crashed = self._collides(prev, self._pos)
         reached = bool(self._pos[1] >= self.goal_y) and not crashed
         reward = self.progress_weight * (self._pos[1] - prev[1]) - self.time_cost
         if reached:
