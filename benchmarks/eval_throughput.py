@@ -1,0 +1,90 @@
+"""Evaluation throughput: env steps/s with the policy in the loop vs random actions.
+
+Both runs step the same chunked envs of one task through ``benchmark.rollout.evaluate_policy``
+(the same batching, resets and bookkeeping), once with a trained policy and once with a
+policy that returns uniform random chunks, so the ratio isolates the policy's cost.
+
+    python benchmarks/eval_throughput.py --task avoid --method bc --tier smoke --episodes 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+
+import numpy as np
+
+
+class RandomPolicy:
+    """Uniform random action chunks, shape (B, act_steps, act_dim)."""
+
+    def __init__(self, act_steps: int, act_dim: int, seed: int = 0) -> None:
+        self.shape = (act_steps, act_dim)
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        return self.rng.uniform(-1, 1, size=(len(obs), *self.shape)).astype(np.float32)
+
+
+def measure(policy, task, n_episodes: int, n_envs: int) -> tuple[float, int, float]:
+    """Return (env steps/s, env steps, seconds) of one evaluation pass."""
+    from benchmark.rollout import evaluate_policy
+
+    steps = 0
+
+    def count(n: int) -> None:
+        nonlocal steps
+        steps += n
+
+    level = task.spec.perturbation("nominal")
+    t0 = time.perf_counter()
+    evaluate_policy(policy, task, level, 0, n_episodes, n_envs, on_step=count)
+    dt = time.perf_counter() - t0
+    return steps / dt, steps, dt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--task", default="avoid")
+    ap.add_argument("--method", default="bc")
+    ap.add_argument("--tier", default="smoke", help="tier whose budget trains the policy")
+    ap.add_argument("--episodes", type=int, default=64)
+    ap.add_argument("--envs", type=int, default=None, help="default: the tier's n_envs")
+    args = ap.parse_args()
+    os.environ.setdefault("MODEBENCH_CACHE", tempfile.mkdtemp(prefix="modebench-bench-"))
+
+    import torch
+
+    from benchmark.adapter import RunContext
+    from benchmark.datasets import ensure_dataset
+    from benchmark.progress import SILENT
+    from benchmark.registry import get_method_class, get_task
+    from benchmark.rollout import make_training_vector_env
+    from benchmark.runner import _pretrained
+
+    torch.set_num_threads(1)
+    task = get_task(args.task)
+    budget = task.spec.budget(args.tier)
+    n_envs = args.envs or budget.n_envs
+    dataset = ensure_dataset(task).subset(budget.n_demos)
+    method = get_method_class(args.method)()
+    ctx = RunContext(task=task, tier=args.tier, seed=0, device="cpu",
+                     work_dir=__import__("pathlib").Path(tempfile.mkdtemp()), progress=SILENT,
+                     make_vector_env=lambda n, s, p=None: make_training_vector_env(task, n, s, p),
+                     dataset=dataset)
+    policy, _ = _pretrained(method, dataset, ctx, task.spec.hash())
+    spec = task.spec
+    random_sps, rs, rt = measure(RandomPolicy(spec.chunk.act_steps, spec.act_dim), task,
+                                 args.episodes, n_envs)
+    policy_sps, ps, pt = measure(policy, task, args.episodes, n_envs)
+    print(f"task {spec.id}, {args.episodes} episodes, {n_envs} envs, torch threads 1")
+    print(f"{'actions':<22}{'env steps':>10}{'seconds':>10}{'steps/s':>12}")
+    print(f"{'random':<22}{rs:>10}{rt:>10.2f}{random_sps:>12.0f}")
+    print(f"{args.method + ' policy':<22}{ps:>10}{pt:>10.2f}{policy_sps:>12.0f}")
+    print(f"ratio policy/random: {policy_sps / random_sps:.3f}")
+
+
+if __name__ == "__main__":
+    main()
