@@ -40,6 +40,8 @@ BUILTIN_METHODS: dict[str, str] = {
     "bmd": "baselines.bmd:BMDMethod",
 }
 
+_RUNTIME_METHODS: dict[str, type] = {}
+
 _VERSIONED = re.compile(r"^(?P<name>.+)-v(?P<version>\d+)$")
 
 
@@ -150,7 +152,7 @@ def get_task(task_id: str) -> Task:
 
 def method_ids() -> list[str]:
     """Ids of all methods, built-in and plugged in."""
-    return sorted(set(BUILTIN_METHODS) | set(_entry_points(METHOD_GROUP)))
+    return sorted(set(BUILTIN_METHODS) | set(_RUNTIME_METHODS) | set(_entry_points(METHOD_GROUP)))
 
 
 @lru_cache(maxsize=None)
@@ -161,7 +163,9 @@ def get_method_class(method_id: str) -> type:
         UnknownIdError: Unknown id (with the known ids and the closest match).
         AdapterError: The adapter fails to load or does not implement the protocol.
     """
-    if method_id in BUILTIN_METHODS:
+    if method_id in _RUNTIME_METHODS:
+        cls = _RUNTIME_METHODS[method_id]
+    elif method_id in BUILTIN_METHODS:
         source = BUILTIN_METHODS[method_id]
         try:
             cls = _load_object(source)
@@ -186,12 +190,25 @@ def get_method_class(method_id: str) -> type:
 def method_info(method_id: str) -> MethodInfo:
     """Id, version, description and source of a method."""
     cls = get_method_class(method_id)
-    source = BUILTIN_METHODS.get(method_id) or _entry_points(METHOD_GROUP)[method_id].value
+    if method_id in _RUNTIME_METHODS:
+        source = f"{cls.__module__}:{cls.__qualname__}"
+    else:
+        source = BUILTIN_METHODS.get(method_id) or _entry_points(METHOD_GROUP)[method_id].value
     return MethodInfo(method_id, cls.version, cls.description, source)
 
 
 def register_method(method_id: str, cls: type) -> None:
-    """Register an adapter class at run time (tests, notebooks); validated like plugins."""
+    """Register an adapter class in this process (notebooks, tests); validated like plugins.
+
+    Other processes (sweep workers) do not see it: publish methods meant for sweeps through
+    the ``modebench.methods`` entry-point group.
+    """
     validate_method_class(cls, method_id)
-    BUILTIN_METHODS[method_id] = f"{cls.__module__}:{cls.__qualname__}"
+    _RUNTIME_METHODS[method_id] = cls
+    get_method_class.cache_clear()
+
+
+def unregister_method(method_id: str) -> None:
+    """Remove a method registered with :func:`register_method`."""
+    _RUNTIME_METHODS.pop(method_id, None)
     get_method_class.cache_clear()
