@@ -25,7 +25,7 @@ import numpy as np
 from benchmark import metrics, schema, tracking
 from benchmark.adapter import ModeSelectablePolicy, Policy, RunContext
 from benchmark.datasets import DemoDataset, ensure_dataset
-from benchmark.errors import AdapterError, BenchError
+from benchmark.errors import AdapterError, BenchError, UnknownIdError
 from benchmark.paths import cache_root
 from benchmark.progress import SILENT, Progress
 from benchmark.provenance import git_commit, package_versions
@@ -89,6 +89,11 @@ class EvalResult:
     tracking_uri: str
 
 
+def _check_tier(tier: str) -> None:
+    if tier not in TIERS:
+        raise UnknownIdError(f"unknown tier {tier!r}; known: {', '.join(TIERS)}")
+
+
 def resolve_device(device: str) -> str:
     """``"auto"`` becomes ``"cuda"`` when torch sees a GPU, else ``"cpu"``."""
     if device != "auto":
@@ -110,7 +115,10 @@ def resolve_levels(task: Task, names: Sequence[str]) -> list[tuple[int, Perturba
         return list(enumerate(spec.perturbations))
     wanted = {"nominal", *names}
     for n in wanted:
-        spec.perturbation(n)  # raises with the known names
+        try:
+            spec.perturbation(n)
+        except KeyError as exc:
+            raise UnknownIdError(str(exc.args[0])) from None
     return [(i, p) for i, p in enumerate(spec.perturbations) if p.name in wanted]
 
 
@@ -227,8 +235,7 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
     Returns:
         The seed's metrics, mode distributions and episode records.
     """
-    if req.tier not in TIERS:
-        raise BenchError(f"unknown tier {req.tier!r}; known: {', '.join(TIERS)}")
+    _check_tier(req.tier)
     task = get_task(req.task)
     spec = task.spec
     method_cls = get_method_class(req.method)
@@ -353,8 +360,7 @@ def evaluate(req: EvalRequest, progress: Progress = SILENT) -> EvalResult:
     """
     task = get_task(req.task)
     get_method_class(req.method)
-    if req.tier not in TIERS:
-        raise BenchError(f"unknown tier {req.tier!r}; known: {', '.join(TIERS)}")
+    _check_tier(req.tier)
     resolve_levels(task, req.perturbations)
     spec = task.spec
     dataset = ensure_dataset(task, progress)

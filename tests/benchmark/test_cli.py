@@ -1,0 +1,87 @@
+"""The `bench` CLI through typer's CliRunner (and one real subprocess for start-up cost)."""
+
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from benchmark import schema, tracking
+from benchmark.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_commands_and_imports_no_heavy_modules():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for cmd in ("evaluate", "tasks", "methods", "ui"):
+        assert cmd in result.output
+    code = ("import sys, benchmark.cli; heavy = [m for m in ('torch', 'mlflow', 'mujoco', "
+            "'minari', 'gymnasium') if m in sys.modules]; print(heavy); sys.exit(bool(heavy))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_tasks_and_methods_list():
+    result = runner.invoke(app, ["tasks", "list"])
+    assert result.exit_code == 0
+    assert "avoid-v0" in result.output
+    from benchmark.registry import get_task
+
+    assert get_task("avoid").spec.hash() in result.output
+    result = runner.invoke(app, ["methods", "list"])
+    assert result.exit_code == 0
+    assert "bc" in result.output
+
+
+def test_unknown_method_exits_2_with_known_ids_and_closest_match():
+    result = runner.invoke(app, ["evaluate", "--method", "bcc", "--task", "avoid"])
+    assert result.exit_code == 2
+    assert "Did you mean 'bc'" in result.output and "dppo" in result.output
+
+
+def test_unknown_task_exits_2():
+    result = runner.invoke(app, ["evaluate", "--method", "bc", "--task", "kitchn"])
+    assert result.exit_code == 2
+    assert "Did you mean 'kitchen'" in result.output
+
+
+def test_bad_seeds_tier_and_level_exit_2():
+    for args in (["--seeds", "4-1"], ["--tier", "huge"], ["--perturbation", "earthquake"]):
+        result = runner.invoke(app, ["evaluate", "-m", "bc", "-t", "avoid", *args])
+        assert result.exit_code == 2, (args, result.output)
+
+
+def test_evaluate_smoke_end_to_end_logs_a_run_that_reads_back(avoid_dataset):
+    result = runner.invoke(app, ["evaluate", "--method", "bc", "--task", "avoid", "--tier",
+                                 "smoke", "--seeds", "0-1", "--perturbation", "obs_noise_0.1",
+                                 "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "success_rate" in result.output and "logged to" in result.output
+
+    c = tracking.client()
+    exp = tracking.experiment_id(c)
+    runs = c.search_runs([exp], max_results=100)
+    groups = [r for r in runs if r.data.tags[schema.TAG_KIND] == "group"]
+    seeds = [r for r in runs if r.data.tags[schema.TAG_KIND] == "seed"]
+    assert len(groups) == 1 and len(seeds) == 2
+    g = groups[0]
+    assert g.info.status == "FINISHED"
+    for name in (schema.SUCCESS_RATE, schema.MODE_COUNT, schema.MODE_ENTROPY,
+                 schema.MODE_STABILITY, schema.ROBUSTNESS):
+        assert name in g.data.metrics
+        assert g.data.metrics[schema.ci_low(name)] <= g.data.metrics[name] \
+            <= g.data.metrics[schema.ci_high(name)]
+    for r in seeds:
+        assert r.info.status == "FINISHED"
+        assert r.data.tags[schema.TAG_PARENT] == g.info.run_id
+        for tag in schema.REQUIRED_TAGS:
+            assert r.data.tags.get(tag), tag
+        assert r.data.tags[schema.TAG_DATASET_HASH] == avoid_dataset.content_hash
+        assert "success_rate/obs_noise_0.1" in r.data.metrics
+        rows = tracking.read_episodes(c, r.info.run_id)
+        from benchmark.registry import get_task
+
+        assert len(rows) == 2 * get_task("avoid").spec.budget("smoke").eval_episodes
+        assert {row["level"] for row in rows} == {"nominal", "obs_noise_0.1"}
+    assert {r.data.tags[schema.TAG_SEED] for r in seeds} == {"0", "1"}
