@@ -9,7 +9,9 @@ from __future__ import annotations
 import typer
 
 from benchmark.cli import evaluate as _evaluate
+from benchmark.cli import leaderboard as _leaderboard
 from benchmark.cli import listing as _listing
+from benchmark.cli import results as _results
 from benchmark.cli import ui as _ui
 
 app = typer.Typer(
@@ -24,6 +26,8 @@ app.add_typer(_listing.methods_app, name="methods")
 app.command("evaluate")(_evaluate.evaluate)
 app.command("ui")(_ui.ui)
 # further command groups register below (one line each)
+app.add_typer(_leaderboard.app, name="leaderboard")
+app.add_typer(_results.app, name="results")
 
 
 def main() -> None:

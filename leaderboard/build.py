@@ -1,0 +1,53 @@
+"""``bench leaderboard build``: read the store, compile, render (shared by CLI and benchmark)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from leaderboard.compile import Leaderboard, compile_leaderboard
+from leaderboard.records import read_results
+from leaderboard.site import build_site
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildReport:
+    """What a build did.
+
+    Attributes:
+        leaderboard: The compiled leaderboard.
+        files: Name -> path of the main files written.
+        seconds: Phase (``read``, ``compile``, ``render``, ``total``) -> wall seconds.
+    """
+
+    leaderboard: Leaderboard
+    files: dict[str, Path]
+    seconds: dict[str, float]
+
+
+def build_leaderboard(out: str | Path = "site", uri: str | None = None,
+                      fast: bool = True) -> BuildReport:
+    """Read finished seed runs from the store, compile them and write the site into ``out``.
+
+    Args:
+        out: Output folder (created).
+        uri: Tracking URI (default :func:`benchmark.paths.tracking_uri`).
+        fast: Read ``sqlite:///`` stores directly (False: always MLflow's client).
+
+    Returns:
+        The :class:`BuildReport`.
+    """
+    t0 = time.perf_counter()
+    report = read_results(uri, fast=fast)
+    t1 = time.perf_counter()
+    lb = compile_leaderboard(report.results)
+    lb = dataclasses.replace(
+        lb, skipped=dict(report.skipped), reader=report.reader,
+        built_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    t2 = time.perf_counter()
+    files = build_site(lb, Path(out))
+    t3 = time.perf_counter()
+    return BuildReport(lb, files, {"read": t1 - t0, "compile": t2 - t1, "render": t3 - t2,
+                                   "total": t3 - t0})

@@ -1,0 +1,246 @@
+"""SVG plots generated in Python at build time (no JavaScript, no plotting library).
+
+Each function returns a complete, standalone SVG document as a string. Every piece of text
+that comes from data (method names, mode labels, level names) goes through :func:`esc`, so a
+hostile name cannot inject markup into the SVG or the page embedding it.
+
+Colours are the Okabe-Ito palette (distinguishable with the common colour-vision
+deficiencies); a method keeps its colour on every page (:func:`color_map`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+from benchmark.metrics import Estimate
+
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#8C6D1F",
+           "#000000", "#999999", "#F0E442")
+FONT = "font-family='Helvetica, Arial, sans-serif'"
+
+
+def esc(text: object) -> str:
+    """Escape text for SVG element content and double- or single-quoted attributes."""
+    return escape(str(text), {'"': "&quot;", "'": "&#39;"})
+
+
+def color_map(labels: Sequence[str]) -> dict[str, str]:
+    """A stable colour per label (sorted order, palette cycled)."""
+    return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(sorted(set(labels)))}
+
+
+@dataclass(frozen=True)
+class Series:
+    """One method's data in a plot.
+
+    Attributes:
+        label: Legend text.
+        color: CSS colour.
+    """
+
+    label: str
+    color: str
+
+
+def _svg(width: float, height: float, body: list[str], title: str) -> str:
+    return (
+        f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width:.0f} {height:.0f}' "
+        f"width='{width:.0f}' height='{height:.0f}' role='img' aria-label='{esc(title)}' {FONT} "
+        "font-size='11'>"
+        f"<title>{esc(title)}</title>" + "".join(body) + "</svg>\n"
+    )
+
+
+def _legend(series: Sequence[Series], x: float, y: float, width: float) -> tuple[list[str], float]:
+    """Legend entries flowing left to right, wrapping at ``width``; returns (parts, height)."""
+    parts: list[str] = []
+    cx, cy = x, y
+    for s in series:
+        w = 22 + 6.5 * len(s.label)
+        if cx + w > x + width and cx > x:
+            cx, cy = x, cy + 16
+        parts.append(f"<rect x='{cx:.1f}' y='{cy - 8:.1f}' width='10' height='10' rx='2' "
+                     f"fill='{esc(s.color)}'/>"
+                     f"<text x='{cx + 14:.1f}' y='{cy + 1:.1f}' fill='#333'>{esc(s.label)}</text>")
+        cx += w
+    return parts, cy - y + 16
+
+
+def _y_axis(x0: float, y0: float, h: float, w: float, ticks: Sequence[float], lo: float,
+            hi: float, fmt: str = "{:.2g}") -> list[str]:
+    parts = []
+    for t in ticks:
+        y = y0 + h - (t - lo) / (hi - lo) * h
+        parts.append(f"<line x1='{x0:.1f}' x2='{x0 + w:.1f}' y1='{y:.1f}' y2='{y:.1f}' "
+                     "stroke='#e5e5e5'/>"
+                     f"<text x='{x0 - 6:.1f}' y='{y + 4:.1f}' text-anchor='end' fill='#666'>"
+                     f"{esc(fmt.format(t))}</text>")
+    parts.append(f"<line x1='{x0:.1f}' x2='{x0:.1f}' y1='{y0:.1f}' y2='{y0 + h:.1f}' "
+                 "stroke='#999'/>")
+    return parts
+
+
+def mode_bars(modes: Sequence[str], series: Sequence[tuple[Series, Mapping[str, float]]],
+              title: str = "Mode distribution") -> str:
+    """Grouped bars: the mean share of each mode among successful nominal episodes.
+
+    Args:
+        modes: Mode labels in display order (x axis).
+        series: ``(series, {mode: share in [0, 1]})`` per method.
+        title: Accessible title.
+
+    Returns:
+        The SVG document.
+    """
+    k = max(len(series), 1)
+    bar = max(3.0, min(14.0, 60.0 / k))
+    group = k * bar + 10
+    rotate = max((len(m) for m in modes), default=0) * 6.5 > group
+    bottom = 20 + (min(max((len(m) for m in modes), default=1), 24) * 5.5 if rotate else 0)
+    plot_w = max(len(modes) * group, 240)
+    left, top = 44, 10
+    width = left + plot_w + 16
+    legend, lh = _legend([s for s, _ in series], left, top + 8, plot_w)
+    top += lh + 4
+    h = 170
+    parts = legend + _y_axis(left, top, h, plot_w, [0, 0.25, 0.5, 0.75, 1.0], 0, 1)
+    for i, mode in enumerate(modes):
+        gx = left + i * group + 5
+        for j, (s, shares) in enumerate(series):
+            v = float(shares.get(mode, 0.0))
+            bh = max(v, 0.0) * h
+            parts.append(
+                f"<rect x='{gx + j * bar:.1f}' y='{top + h - bh:.1f}' width='{bar - 1:.1f}' "
+                f"height='{bh:.1f}' fill='{esc(s.color)}'><title>{esc(s.label)}: {esc(mode)} "
+                f"{v:.1%}</title></rect>")
+        cx = gx + k * bar / 2
+        label = esc(mode if mode else "(none)")
+        if rotate:
+            parts.append(f"<text transform='translate({cx:.1f},{top + h + 12:.1f}) rotate(-40)' "
+                         f"text-anchor='end' fill='#333'>{label}</text>")
+        else:
+            parts.append(f"<text x='{cx:.1f}' y='{top + h + 14:.1f}' text-anchor='middle' "
+                         f"fill='#333'>{label}</text>")
+    parts.append(f"<text transform='translate(12,{top + h / 2:.1f}) rotate(-90)' "
+                 "text-anchor='middle' fill='#666'>share of successes</text>")
+    return _svg(width, top + h + bottom + 8, parts, title)
+
+
+def robustness_curves(
+    ladders: Mapping[str, Sequence[str]],
+    series: Sequence[tuple[Series, Mapping[str, Estimate | None]]],
+    title: str = "Success over the perturbation ladder",
+    y_label: str = "success rate",
+    y_max: float = 1.0,
+) -> str:
+    """One small panel per ladder: success (mean and 95 % CI band) against severity.
+
+    Args:
+        ladders: Ladder name -> its level names by severity, the nominal level first.
+        series: ``(series, {level: estimate})`` per method.
+        title: Accessible title.
+        y_label: Y-axis label.
+        y_max: Upper end of the y axis (1 for rates, the number of modes for counts).
+
+    Returns:
+        The SVG document.
+    """
+    pw, ph, gap, left = 190, 130, 34, 44
+    n = max(len(ladders), 1)
+    cols = min(n, 4)
+    rows = math.ceil(n / cols)
+    width = left + cols * (pw + gap)
+    legend, lh = _legend([s for s, _ in series], left, 16, width - left - 10)
+    top0 = 16 + lh + 22
+    parts = list(legend)
+    y_ticks = [y_max * f for f in (0, 0.25, 0.5, 0.75, 1.0)]
+    fmt = "{:.2g}" if y_max <= 1 else "{:.1f}"
+    for p, (ladder, levels) in enumerate(ladders.items()):
+        ox = left + (p % cols) * (pw + gap)
+        oy = top0 + (p // cols) * (ph + 58)
+        parts.append(f"<text x='{ox + pw / 2:.1f}' y='{oy - 4:.1f}' text-anchor='middle' "
+                     f"font-weight='bold' fill='#333'>{esc(ladder)}</text>")
+        parts += _y_axis(ox, oy, ph, pw, y_ticks, 0, y_max, fmt)
+        m = max(len(levels) - 1, 1)
+
+        def xy(i: int, v: float, ox: float = ox, oy: float = oy, m: int = m) -> tuple[float, float]:
+            return ox + 8 + i * (pw - 16) / m, oy + ph - min(max(v, 0.0), y_max) / y_max * ph
+
+        for i, level in enumerate(levels):
+            x, _ = xy(i, 0)
+            parts.append(f"<text transform='translate({x:.1f},{oy + ph + 12:.1f}) rotate(-30)' "
+                         f"text-anchor='end' fill='#666' font-size='9'>{esc(level)}</text>")
+        for s, points in series:
+            pts = [(i, points.get(level)) for i, level in enumerate(levels)]
+            pts = [(i, e) for i, e in pts if e is not None]
+            if not pts:
+                continue
+            band = [xy(i, e.ci_high) for i, e in pts] + [xy(i, e.ci_low) for i, e in reversed(pts)]
+            parts.append("<polygon points='" + " ".join(f"{x:.1f},{y:.1f}" for x, y in band)
+                         + f"' fill='{esc(s.color)}' fill-opacity='0.15' stroke='none'/>")
+            line = [xy(i, e.value) for i, e in pts]
+            parts.append("<polyline points='" + " ".join(f"{x:.1f},{y:.1f}" for x, y in line)
+                         + f"' fill='none' stroke='{esc(s.color)}' stroke-width='2'/>")
+            for (i, e), (x, y) in zip(pts, line, strict=True):
+                parts.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='2.5' fill='{esc(s.color)}'>"
+                             f"<title>{esc(s.label)} @ {esc(levels[i])}: {e.value:.3g} "
+                             f"[{e.ci_low:.3g}, {e.ci_high:.3g}], n={e.n}</title></circle>")
+    height = top0 + rows * (ph + 58)
+    parts.append(f"<text transform='translate(12,{top0 + ph / 2:.1f}) rotate(-90)' "
+                 f"text-anchor='middle' fill='#666'>{esc(y_label)}</text>")
+    return _svg(width, height, parts, title)
+
+
+def scatter(points: Sequence[tuple[Series, Estimate | None, Estimate | None]],
+            title: str = "Success vs mode entropy", x_label: str = "mode entropy",
+            y_label: str = "success rate") -> str:
+    """Each method as a point (x = mode entropy, y = success) with 95 % CI whiskers.
+
+    Args:
+        points: ``(series, x estimate, y estimate)`` per method; missing ones are skipped.
+        title: Accessible title.
+        x_label: X-axis label.
+        y_label: Y-axis label.
+
+    Returns:
+        The SVG document.
+    """
+    left, top, w, h = 48, 14, 300, 240
+    parts = _y_axis(left, top, h, w, [0, 0.25, 0.5, 0.75, 1.0], 0, 1)
+    for t in (0, 0.25, 0.5, 0.75, 1.0):
+        x = left + t * w
+        parts.append(f"<line x1='{x:.1f}' x2='{x:.1f}' y1='{top:.1f}' y2='{top + h:.1f}' "
+                     "stroke='#f0f0f0'/>"
+                     f"<text x='{x:.1f}' y='{top + h + 14:.1f}' text-anchor='middle' "
+                     f"fill='#666'>{t:g}</text>")
+    parts.append(f"<line x1='{left}' x2='{left + w}' y1='{top + h}' y2='{top + h}' "
+                 "stroke='#999'/>")
+
+    def px(v: float) -> float:
+        return left + min(max(v, 0.0), 1.0) * w
+
+    def py(v: float) -> float:
+        return top + h - min(max(v, 0.0), 1.0) * h
+
+    for s, ex, ey in points:
+        if ex is None or ey is None:
+            continue
+        c = esc(s.color)
+        parts.append(
+            f"<line x1='{px(ex.ci_low):.1f}' x2='{px(ex.ci_high):.1f}' y1='{py(ey.value):.1f}' "
+            f"y2='{py(ey.value):.1f}' stroke='{c}' stroke-width='1.5'/>"
+            f"<line x1='{px(ex.value):.1f}' x2='{px(ex.value):.1f}' y1='{py(ey.ci_low):.1f}' "
+            f"y2='{py(ey.ci_high):.1f}' stroke='{c}' stroke-width='1.5'/>"
+            f"<circle cx='{px(ex.value):.1f}' cy='{py(ey.value):.1f}' r='4.5' fill='{c}'>"
+            f"<title>{esc(s.label)}: entropy {ex.value:.3g}, success {ey.value:.3g}</title>"
+            "</circle>"
+            f"<text x='{px(ex.value) + 7:.1f}' y='{py(ey.value) - 6:.1f}' fill='#333'>"
+            f"{esc(s.label)}</text>")
+    parts.append(f"<text x='{left + w / 2:.1f}' y='{top + h + 32:.1f}' text-anchor='middle' "
+                 f"fill='#666'>{esc(x_label)}</text>"
+                 f"<text transform='translate(14,{top + h / 2:.1f}) rotate(-90)' "
+                 f"text-anchor='middle' fill='#666'>{esc(y_label)}</text>")
+    return _svg(left + w + 110, top + h + 42, parts, title)

@@ -1,0 +1,185 @@
+"""Render the compiled leaderboard as a static site (plain HTML + CSS, SVG plots, exports).
+
+Layout of the output folder::
+
+    index.html              overview: per tier, aggregates, P(improvement), per-task tables
+    tasks/<task>.html       one page per task: spec, tables, plots for every tier
+    methods/<method>.html   one page per method: registry card, provenance, commands
+    plots/*.svg             the plots (also usable in papers)
+    style.css
+    leaderboard.tex / leaderboard.md / leaderboard.csv
+
+Every link is relative and there is no JavaScript, no CDN and no absolute path, so the site
+works opened from ``file://`` and on any static host. Jinja2 autoescaping is on for every
+template: all strings from results (method names, commands, tags) are escaped; the only
+markup not from templates is built here with :class:`markupsafe.Markup` from escaped parts,
+and the SVG files escape their own text (:func:`leaderboard.plots.esc`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections import defaultdict
+from collections.abc import Mapping
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from benchmark.metrics import Estimate
+from benchmark.spec import short_hash
+from leaderboard import exports, plots
+from leaderboard.compile import EXTRA_METRICS, METRICS, GroupStats, Leaderboard, TaskBoard
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def slug(name: str) -> str:
+    """A safe, unique file name stem for ``name`` (unsafe characters replaced, hash added)."""
+    clean = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "x"
+    return clean if clean == name else f"{clean}-{short_hash(name, 6)}"
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,  # every template, whatever its extension
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["est"] = _est_html
+    env.filters["slug"] = slug
+    env.filters["pct"] = lambda v: f"{v:.0%}"
+    env.filters["fmt"] = exports.fmt
+    env.globals["poi_style"] = _poi_style
+    return env
+
+
+def _est_html(est: Estimate | None, key: str = "", best: str | None = None) -> Markup:
+    """A cell: value (bold when it is the column's best), CI in small grey text, n on hover."""
+    if est is None:
+        return Markup('<span class="na" title="not logged">–</span>')
+    v = exports.fmt(key, est.value)
+    value = Markup("<strong>{}</strong>").format(v) if best == v else v
+    return Markup('<span class="v">{}</span> <span class="ci" title="95% bootstrap CI, n={}">'
+                  "[{}, {}]</span>").format(value, est.n, exports.fmt(key, est.ci_low),
+                                            exports.fmt(key, est.ci_high))
+
+
+def _poi_style(est: Estimate) -> str:
+    # blue above 0.5, orange below; the alpha grows with the distance from 0.5
+    a = min(abs(est.value - 0.5) * 1.1, 0.55)
+    rgb = "0,114,178" if est.value >= 0.5 else "213,94,0"
+    return f"background-color: rgba({rgb},{a:.2f})"
+
+
+def _ladders(task: TaskBoard) -> dict[str, list[str]]:
+    """Ladder -> level names by severity, each starting at the nominal level."""
+    nominal = next((p.name for p in task.spec.perturbations if p.kind == "nominal"), "nominal")
+    ladders: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for p in task.spec.perturbations:
+        if p.kind != "nominal":
+            ladders[p.ladder].append((p.severity, p.name))
+    return {name: [nominal] + [n for _, n in sorted(levels)] for name, levels in ladders.items()}
+
+
+def _write_plots(task: TaskBoard, colors: Mapping[str, str], out: Path) -> dict[str, str]:
+    """Write the task's SVG plots for one tier; return {kind: relative path from tasks/}."""
+    stem = f"{slug(task.task)}-{slug(task.tier)}"
+    series = [(plots.Series(g.label, colors[g.label]), g) for g in task.rows]
+    modes = list(task.spec.modes)
+    for _, g in series:
+        modes += [m for m in g.mode_shares if m not in modes]
+    files = {
+        "modes": plots.mode_bars(modes, [(s, g.mode_shares) for s, g in series],
+                                 f"Mode distribution, {task.task}, tier {task.tier}"),
+        "robustness": plots.robustness_curves(
+            _ladders(task),
+            [(s, {p.level: p.success for p in g.levels}) for s, g in series],
+            f"Success over the perturbation ladders, {task.task}, tier {task.tier}"),
+        "modecount": plots.robustness_curves(
+            _ladders(task),
+            [(s, {p.level: p.mode_count for p in g.levels}) for s, g in series],
+            f"Mode count over the perturbation ladders, {task.task}, tier {task.tier}",
+            y_label="mode count", y_max=float(max(len(task.spec.modes), 1))),
+        "scatter": plots.scatter(
+            [(s, g.cells.get("mode_entropy"), g.cells.get("success")) for s, g in series],
+            f"Success vs mode entropy, {task.task}, tier {task.tier}"),
+    }
+    paths = {}
+    for kind, svg in files.items():
+        name = f"{stem}-{kind}.svg"
+        (out / "plots" / name).write_text(svg, encoding="utf-8")
+        paths[kind] = f"../plots/{name}"
+    return paths
+
+
+def _provenance(g: GroupStats) -> dict[str, object]:
+    versions = sorted({json.dumps(dict(r.versions), sort_keys=True) for r in g.results})
+    return {
+        "config_hashes": g.distinct("config_hash"),
+        "method_versions": g.distinct("method_version"),
+        "git_commits": g.distinct("git_commit"),
+        "versions": [json.loads(v) for v in versions],
+        "sources": sorted({r.source or "local" for r in g.results}),
+        "seeds": [(r.seed, r.command, r.run_id, r.source or "local") for r in g.results],
+        "dataset_hashes": g.distinct("dataset_hash"),
+    }
+
+
+def build_site(lb: Leaderboard, out: Path) -> dict[str, Path]:
+    """Write the whole site into ``out`` (created; files of a previous build are replaced).
+
+    Args:
+        lb: The compiled leaderboard.
+        out: Output folder.
+
+    Returns:
+        Name -> path of the main files written (index, exports).
+    """
+    out = Path(out)
+    for sub in ("tasks", "methods", "plots"):
+        # stale pages of tasks/methods that no longer exist must not linger
+        if (out / sub).is_dir():
+            shutil.rmtree(out / sub)
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    env = _env()
+    labels = sorted({g.label for g in lb.groups()})
+    colors = plots.color_map(labels)
+    shutil.copyfile(TEMPLATES / "style.css", out / "style.css")
+    common = {"lb": lb, "metrics": METRICS, "extra_metrics": EXTRA_METRICS, "colors": colors,
+              "best_values": exports.best_values,
+              "label_method": {g.label: g.method for g in lb.groups()}}
+
+    tasks: dict[str, list[tuple[TaskBoard, dict[str, str]]]] = defaultdict(list)
+    for tb in lb.tiers:
+        for task in tb.tasks:
+            tasks[task.task].append((task, _write_plots(task, colors, out)))
+    for task_id, boards in tasks.items():
+        html = env.get_template("task.html.j2").render(
+            **common, root="../", task_id=task_id, spec=boards[0][0].spec, boards=boards,
+            title=f"{task_id} · modebench")
+        (out / "tasks" / f"{slug(task_id)}.html").write_text(html, encoding="utf-8")
+
+    by_method: dict[str, list[GroupStats]] = defaultdict(list)
+    for g in lb.groups():
+        by_method[g.method].append(g)
+    for method_id, groups in by_method.items():
+        html = env.get_template("method.html.j2").render(
+            **common, root="../", card=lb.methods[method_id],
+            rows=[(g, _provenance(g)) for g in groups], title=f"{method_id} · modebench")
+        (out / "methods" / f"{slug(method_id)}.html").write_text(html, encoding="utf-8")
+
+    html = env.get_template("index.html.j2").render(**common, root="",
+                                                    title="modebench leaderboard")
+    (out / "index.html").write_text(html, encoding="utf-8")
+    written = {"index": out / "index.html"}
+    for name, text in (("leaderboard.tex", exports.to_latex(lb)),
+                       ("leaderboard.md", exports.to_markdown(lb)),
+                       ("leaderboard.csv", exports.to_csv(lb))):
+        (out / name).write_text(text, encoding="utf-8")
+        written[name] = out / name
+    return written
