@@ -32,9 +32,9 @@ once (``hard_reset=False``: 1 ms resets instead of ~95 ms model rebuilds).
 
 Dynamics perturbations are applied once, at construction: ``mass_scale`` multiplies both
 cubes' masses and inertias, ``friction_scale`` the sliding friction of the cubes *and* of
-the finger pads (MuJoCo uses the larger of two geoms' frictions, so scaling the cubes alone
-would leave the pads' 2.0 in force), ``gain_scale`` the OSC stiffness ``kp`` (damping
-follows, critically damped).
+the gripper's collision geoms (MuJoCo uses the larger of two geoms' frictions, so scaling
+the cubes alone would leave the finger pads' 2.0 in force), ``gain_scale`` the OSC
+stiffness ``kp`` (damping follows, critically damped).
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ class RobosuiteLiftEnv(gym.Env):
         x_range: Cube placement range along x, relative to the table centre (m).
         y_range: Cube placement range along y, relative to the table centre (m).
         mass_scale: Multiplies both cubes' mass and inertia (a dynamics perturbation).
-        friction_scale: Multiplies the sliding friction of the cubes and the finger pads.
+        friction_scale: Multiplies the sliding friction of the cubes and the gripper's geoms.
         gain_scale: Multiplies the OSC stiffness ``kp`` (150 by default).
     """
 
@@ -209,7 +209,8 @@ class RobosuiteLiftEnv(gym.Env):
         self._cube_model = {c: getattr(env, c) for c in CUBES}
         self._apply_dynamics()
 
-        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(OBS_DIM,), dtype=np.float32)
+        # every dimension is a position in metres near the table or a cos/sin: |x| < 2 always
+        self.observation_space = spaces.Box(-10.0, 10.0, shape=(OBS_DIM,), dtype=np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(ACT_DIM,), dtype=np.float32)
         self._t = 0
         self._last_grasped = ""
@@ -223,10 +224,11 @@ class RobosuiteLiftEnv(gym.Env):
             model.body_mass[body] *= self.mass_scale
             model.body_inertia[body] *= self.mass_scale
         if self.friction_scale != 1.0:
-            geoms = [model.geom_name2id(g) for c in CUBES for g in self._cube_model[c].contact_geoms]
-            gripper = self.robot.gripper["right"]
-            for group in ("left_fingerpad", "right_fingerpad"):
-                geoms += [model.geom_name2id(g) for g in gripper.important_geoms[group]]
+            geoms = [model.geom_name2id(g)
+                     for c in CUBES for g in self._cube_model[c].contact_geoms]
+            # every collision geom of the gripper (pads and finger bodies): MuJoCo takes the
+            # larger friction of the two geoms in contact, so an unscaled finger would mask it
+            geoms += [model.geom_name2id(g) for g in self.robot.gripper["right"].contact_geoms]
             for g in geoms:
                 model.geom_friction[g, 0] *= self.friction_scale
 
