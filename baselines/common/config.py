@@ -1,0 +1,67 @@
+"""Configuration of the shared diffusion backbone (pretraining stage)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    """Architecture, noise schedule and pretraining optimiser of the diffusion policy.
+
+    The defaults follow DPPO's public MLP configs (``DiffusionMLP`` with a 16-dim sinusoidal
+    time embedding, Mish, 20 DDPM denoising steps, cosine schedule, AdamW) at the width
+    STACK.md measured (3 x 256).
+
+    Attributes:
+        hidden_dims: Widths of the denoiser MLP's hidden layers.
+        time_dim: Size of the sinusoidal denoising-step embedding.
+        cond_mlp_dims: Widths of the small MLP that embeds the (normalised) observation;
+            empty means the raw normalised observation is concatenated (DPPO's default).
+        residual: Use DPPO's residual MLP blocks (pairs of layers with a skip connection).
+        denoising_steps: DDPM steps T of training (DPPO: 20).
+        ddim_steps: DDIM steps used for sampling at evaluation and during fine-tuning
+            (DPPO's DDIM fine-tuning configs use 5).
+        denoised_clip_value: Clip of the predicted clean action x0 (normalised units),
+            as in DPPO; keeps sampled chunks inside the data's range.
+        randn_clip_value: Clip of the sampled Gaussian noise during sampling (DPPO: 10
+            pretraining, 3 fine-tuning; fine-tuning overrides it).
+        final_action_clip_value: Clip of the final action (normalised units).
+        eps_clip_value: Clip of the predicted noise in DDIM updates (DPPO: None or 1.0 for
+            DDIM fine-tuning); None disables it.
+        learning_rate: AdamW learning rate of pretraining.
+        weight_decay: AdamW weight decay.
+        lr_warmup_steps: Linear warm-up steps before a cosine decay to ``min_lr``.
+        min_lr: Final learning rate of the cosine decay.
+        ema_decay: Decay of the exponential moving average of the weights that is saved
+            (DPPO pretraining keeps an EMA too); 0 disables it.
+        grad_clip: Max gradient norm (None disables).
+        normalization: ``"minmax"`` (DPPO: each obs/action dimension mapped to [-1, 1]
+            using the dataset's min/max) — the only one implemented, recorded for hashing.
+    """
+
+    hidden_dims: tuple[int, ...] = (256, 256, 256)
+    time_dim: int = 16
+    cond_mlp_dims: tuple[int, ...] = ()
+    residual: bool = False
+    denoising_steps: int = 20
+    ddim_steps: int = 5
+    denoised_clip_value: float = 1.0
+    randn_clip_value: float = 10.0
+    final_action_clip_value: float = 1.0
+    eps_clip_value: float | None = None
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-6
+    lr_warmup_steps: int = 100
+    min_lr: float = 1e-4
+    ema_decay: float = 0.995
+    grad_clip: float | None = 1.0
+    normalization: str = "minmax"
+
+    def __post_init__(self) -> None:
+        if self.denoising_steps < 1 or self.ddim_steps < 1:
+            raise ValueError("denoising_steps and ddim_steps must be >= 1")
+        if self.ddim_steps > self.denoising_steps:
+            raise ValueError("ddim_steps cannot exceed denoising_steps")
+        if self.normalization != "minmax":
+            raise ValueError(f"unknown normalization {self.normalization!r}; use 'minmax'")

@@ -1,0 +1,188 @@
+"""DDPM training and DDIM sampling over flattened action chunks (DPPO's conventions).
+
+Index conventions follow DPPO's ``model/diffusion/diffusion.py`` and ``diffusion_vpg.py``:
+the DDIM sub-sequence ``ddim_t = [0, r, 2r, ...] * step_ratio`` is flipped so DDIM index 0 is
+the noisiest step and index ``ddim_steps - 1`` the last; fine-tuned steps are the last
+``ft_denoising_steps`` indices. One DDIM update at index i is the Gaussian
+
+    x_{i+1} ~ N(mu_i, sigma_i^2),  mu_i = sqrt(a_prev) x0_hat + sqrt(1 - a_prev - sigma_i^2) eps_hat
+    sigma_i = eta * sqrt((1 - a_prev) / (1 - a) * (1 - a / a_prev))
+
+with ``eta = 0`` deterministic (evaluation) and ``eta = 1`` the stochastic chain that DPPO
+fine-tunes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from baselines.common.config import DiffusionConfig
+from baselines.common.nets import DiffusionMLP
+
+
+def cosine_beta_schedule(steps: int, s: float = 0.008) -> np.ndarray:
+    """Cosine schedule of Nichol & Dhariwal (DPPO's ``cosine_beta_schedule``); betas (steps,)."""
+    n = steps + 1
+    x = np.linspace(0, n, n)
+    alphas_cumprod = np.cos(((x / n) + s) / (1 + s) * np.pi * 0.5) ** 2
+    alphas_cumprod = alphas_cumprod / alphas_cumprod[0]
+    betas = 1 - (alphas_cumprod[1:] / alphas_cumprod[:-1])
+    return np.clip(betas, 0, 0.999)
+
+
+class Diffusion(nn.Module):
+    """The denoiser(s) plus the noise schedule.
+
+    ``actor`` is the pretrained denoiser. Fine-tuning methods set ``actor_ft`` (a trainable
+    copy) and ``ft_denoising_steps`` K': the last K' DDIM indices then use ``actor_ft``, the
+    others the (frozen) ``actor`` — DPPO's split.
+
+    Args:
+        obs_dim: Observation size.
+        horizon: Chunk length H.
+        act_dim: Action size A.
+        cfg: Backbone config.
+    """
+
+    def __init__(self, obs_dim: int, horizon: int, act_dim: int, cfg: DiffusionConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.obs_dim, self.horizon, self.act_dim = obs_dim, horizon, act_dim
+        self.flat_dim = horizon * act_dim
+        self.actor = DiffusionMLP(obs_dim, self.flat_dim, cfg.hidden_dims, cfg.time_dim,
+                                  cfg.cond_mlp_dims, cfg.residual)
+        self.actor_ft: DiffusionMLP | None = None
+        self.ft_denoising_steps = 0
+        betas = torch.tensor(cosine_beta_schedule(cfg.denoising_steps), dtype=torch.float32)
+        alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)
+        self.register_buffer("alphas_cumprod", alphas_cumprod, persistent=False)
+        step_ratio = cfg.denoising_steps // cfg.ddim_steps
+        ddim_t = torch.arange(0, cfg.ddim_steps) * step_ratio
+        ddim_alphas = alphas_cumprod[ddim_t]
+        ddim_alphas_prev = torch.cat([torch.ones(1), alphas_cumprod[ddim_t[:-1]]])
+        # flipped so index 0 is the first (noisiest) DDIM step
+        self.register_buffer("ddim_t", torch.flip(ddim_t, [0]), persistent=False)
+        self.register_buffer("ddim_alphas", torch.flip(ddim_alphas, [0]), persistent=False)
+        self.register_buffer("ddim_alphas_prev", torch.flip(ddim_alphas_prev, [0]),
+                             persistent=False)
+
+    # ------------------------------------------------------------------ training
+    def loss(self, x0: torch.Tensor, cond: torch.Tensor,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+        """DDPM ε-prediction loss.
+
+        Args:
+            x0: Normalised clean chunks, (B, H * A).
+            cond: Normalised observations, (B, obs_dim).
+            generator: Source of the step and noise draws (determinism).
+
+        Returns:
+            Scalar mean-squared error between predicted and true noise.
+        """
+        b = x0.shape[0]
+        t = torch.randint(0, self.cfg.denoising_steps, (b,), generator=generator,
+                          device=x0.device)
+        noise = torch.randn(x0.shape, generator=generator, device=x0.device)
+        a = self.alphas_cumprod[t][:, None]
+        xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        return torch.mean((self.actor(xt, t, cond) - noise) ** 2)
+
+    # ------------------------------------------------------------------ sampling
+    def is_ft_index(self, index: int) -> bool:
+        """Whether DDIM index ``index`` is one of the last K' (fine-tuned) steps."""
+        return self.actor_ft is not None and index >= self.cfg.ddim_steps - self.ft_denoising_steps
+
+    def p_mean_std(self, x: torch.Tensor, index: int | torch.Tensor, cond: torch.Tensor,
+                   eta: torch.Tensor | float, use_base_policy: bool = False
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and (unclipped) std of one DDIM update (DPPO ``p_mean_var``, DDIM branch).
+
+        Args:
+            x: Current chunks, (B, H * A).
+            index: DDIM index (0 = noisiest), an int or a (B,) int64 tensor; a tensor must
+                hold only fine-tuned indices (PPO minibatches mix denoising steps).
+            cond: Normalised observations, (B, obs_dim).
+            eta: DDIM eta, scalar or (B, 1) / (B, H * A); 0 gives a deterministic step.
+            use_base_policy: Use the frozen ``actor`` even at fine-tuned indices.
+
+        Returns:
+            ``mu`` (B, H * A) and ``sigma`` broadcastable to it.
+        """
+        cfg = self.cfg
+        b = x.shape[0]
+        if isinstance(index, torch.Tensor):
+            if self.actor_ft is None or bool(
+                    (index < cfg.ddim_steps - self.ft_denoising_steps).any()):
+                raise ValueError("tensor indices must all be fine-tuned denoising steps")
+            t = self.ddim_t[index]
+            alpha = self.ddim_alphas[index][:, None]
+            alpha_prev = self.ddim_alphas_prev[index][:, None]
+            is_ft = True
+        else:
+            t = self.ddim_t[index].expand(b)
+            alpha = self.ddim_alphas[index]
+            alpha_prev = self.ddim_alphas_prev[index]
+            is_ft = self.is_ft_index(index)
+        net = self.actor_ft if (is_ft and not use_base_policy) else self.actor
+        eps = net(x, t, cond)
+        sqrt_one_minus_alpha = (1.0 - alpha).sqrt()
+        x_recon = (x - sqrt_one_minus_alpha * eps) / alpha.sqrt()
+        if cfg.denoised_clip_value is not None:
+            x_recon = x_recon.clamp(-cfg.denoised_clip_value, cfg.denoised_clip_value)
+            # re-derive the noise from the clipped x0, as DPPO does for DDIM
+            eps = (x - alpha.sqrt() * x_recon) / sqrt_one_minus_alpha
+        if cfg.eps_clip_value is not None:
+            eps = eps.clamp(-cfg.eps_clip_value, cfg.eps_clip_value)
+        eta_t = torch.as_tensor(eta, dtype=x.dtype, device=x.device)
+        sigma = (eta_t * ((1 - alpha_prev) / (1 - alpha) * (1 - alpha / alpha_prev)).sqrt()
+                 ).clamp(min=1e-10)
+        dir_coef = (1.0 - alpha_prev - sigma ** 2).clamp(min=0).sqrt()
+        mu = alpha_prev.sqrt() * x_recon + dir_coef * eps
+        return mu, sigma
+
+    @torch.no_grad()
+    def sample(self, cond: torch.Tensor, x: torch.Tensor, deterministic: bool = True,
+               eta: torch.Tensor | float = 1.0, min_sampling_std: float = 0.1,
+               randn_clip_value: float | None = None, return_chain: bool = False,
+               generator: torch.Generator | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Run the DDIM chain from initial noise ``x``.
+
+        Args:
+            cond: Normalised observations, (B, obs_dim).
+            x: Initial noise, (B, H * A).
+            deterministic: eta = 0 (the chain is a function of ``x``).
+            eta: DDIM eta of the stochastic chain.
+            min_sampling_std: Lower clip of the stochastic steps' std (DPPO
+                ``min_sampling_denoising_std``).
+            randn_clip_value: Clip of the per-step Gaussian draws (default: the config's).
+            return_chain: Also return the chain of the fine-tuned steps.
+            generator: Source of the per-step draws (default: torch's global generator).
+
+        Returns:
+            Final normalised chunks (B, H * A) and, with ``return_chain``, the chain
+            (B, K' + 1, H * A): the input of the first fine-tuned step and each fine-tuned
+            step's output (DPPO's ``chains``).
+        """
+        cfg = self.cfg
+        clip = cfg.randn_clip_value if randn_clip_value is None else randn_clip_value
+        chain = []
+        n = cfg.ddim_steps
+        k_ft = self.ft_denoising_steps if self.actor_ft is not None else 0
+        for i in range(n):
+            if return_chain and i == n - max(k_ft, 1):
+                chain.append(x)
+            mu, sigma = self.p_mean_std(x, i, cond, 0.0 if deterministic else eta)
+            if deterministic:
+                x = mu
+            else:
+                std = sigma.clamp(min=min_sampling_std)
+                z = torch.randn(x.shape, generator=generator, device=x.device).clamp(-clip, clip)
+                x = mu + std * z
+            if i == n - 1 and cfg.final_action_clip_value is not None:
+                x = x.clamp(-cfg.final_action_clip_value, cfg.final_action_clip_value)
+            if return_chain and i >= n - max(k_ft, 1):
+                chain.append(x)
+        return x, (torch.stack(chain, dim=1) if return_chain else None)
