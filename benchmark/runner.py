@@ -94,6 +94,21 @@ def _check_tier(tier: str) -> None:
         raise UnknownIdError(f"unknown tier {tier!r}; known: {', '.join(TIERS)}")
 
 
+def method_config_dict(method: Any) -> dict[str, Any]:
+    """A method instance's config (a frozen dataclass or a mapping) as a plain dict."""
+    cfg = method.config()
+    return dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else dict(cfg or {})
+
+
+def method_config_hash(method: Any, options: dict[str, Any], mode: int | None) -> str:
+    """The config hash a seed run is tagged with: method config + options + forced mode.
+
+    ``bench sweep`` computes unit keys with it before dispatch, so it must stay the one
+    definition of :data:`benchmark.schema.TAG_CONFIG_HASH`.
+    """
+    return config_hash({"config": method_config_dict(method), "options": options, "mode": mode})
+
+
 def resolve_device(device: str) -> str:
     """``"auto"`` becomes ``"cuda"`` when torch sees a GPU, else ``"cpu"``."""
     if device != "auto":
@@ -245,9 +260,8 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
     levels = resolve_levels(task, req.perturbations)
     dataset = ensure_dataset(task, progress).subset(budget.n_demos)
     spec_hash = spec.hash()
-    cfg = method.config()
-    cfg_dict = dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else dict(cfg or {})
-    cfg_hash = config_hash({"config": cfg_dict, "options": req.options, "mode": req.mode})
+    cfg_dict = method_config_dict(method)
+    cfg_hash = method_config_hash(method, req.options, req.mode)
 
     c = tracking.client() if req.track else None
     run_id = None
