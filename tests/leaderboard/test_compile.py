@@ -1,0 +1,132 @@
+"""Grouping, de-duplication, stale handling and statistics of the compiled leaderboard."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from benchmark import metrics as M
+from leaderboard.compile import compile_leaderboard, registry_spec
+from tests.leaderboard.conftest import make_results, method_lookup
+
+
+def _compile(results, lookup):
+    return compile_leaderboard(results, lookup, method_lookup)
+
+
+def test_groups_by_task_method_tier(results, lookup):
+    lb = _compile(results, lookup)
+    assert [tb.tier for tb in lb.tiers] == ["small", "smoke"]  # bigger tier first
+    small = lb.tiers[0]
+    assert [t.task for t in small.tasks] == ["avoid-v0", "twin-v0"]
+    for task in small.tasks:
+        assert sorted(g.label for g in task.rows) == ["bc", "bmd", "dppo", "entropy-rl"]
+        assert all(g.n_seeds == 5 and g.seeds == (0, 1, 2, 3, 4) for g in task.rows)
+        successes = [g.cells["success"].value for g in task.rows]
+        assert successes == sorted(successes, reverse=True)  # best first
+    assert all(g.n_seeds == 3 for g in lb.tiers[1].tasks[0].rows)
+    assert lb.n_results == lb.n_current == len(results) and not lb.stale
+    assert set(lb.methods) == {"bc", "bmd", "dppo", "entropy-rl"}
+
+
+def test_cells_match_metrics_module(results, lookup):
+    lb = _compile(results, lookup)
+    g = next(g for g in lb.groups() if g.label == "dppo" and g.tier == "small")
+    per_seed = np.array([r.metrics["success_rate"] for r in g.results])
+    assert g.cells["success"] == pytest.approx(M.bootstrap_ci(per_seed))
+    ent = np.array([r.metrics["mode_entropy"] for r in g.results])
+    assert g.cells["mode_entropy"] == pytest.approx(M.bootstrap_ci(ent))
+    dists = [r.mode_distribution["nominal"] for r in g.results]
+    est = g.cells["mode_stability"]
+    ref = M.stability_ci(dists)
+    assert (est.value, est.ci_low, est.ci_high) == pytest.approx(
+        (ref.value, ref.ci_low, ref.ci_high), abs=1e-9)
+    # robustness curve: nominal point = success; a perturbed level from its per-level metric
+    nominal = g.levels[0]
+    assert nominal.level == "nominal" and nominal.success == pytest.approx(g.cells["success"])
+    lv = g.levels[2]
+    vals = np.array([r.metrics[f"success_rate/{lv.level}"] for r in g.results])
+    assert lv.success == pytest.approx(M.bootstrap_ci(vals))
+    assert sum(g.mode_shares.values()) == pytest.approx(1.0)
+
+
+def test_aggregates(results, lookup):
+    tb = _compile(results, lookup).tiers[0]
+    per_task = {t.task: np.array([r.metrics["success_rate"] for r in g.results])
+                for t in tb.tasks for g in t.rows if g.label == "bmd"}
+    assert tb.iqm["bmd"]["success"] == pytest.approx(M.aggregate_iqm(per_task))
+    assert tb.iqm_tasks["bmd"] == 2
+    a, b = tb.methods[0], tb.methods[1]
+    pab, pba = tb.poi[(a, b)], tb.poi[(b, a)]
+    assert pab.value + pba.value == pytest.approx(1.0)
+    assert pab.ci_low == pytest.approx(1 - pba.ci_high)
+    xa = {t.task: np.array([r.metrics["success_rate"] for r in g.results])
+          for t in tb.tasks for g in t.rows if g.label == a}
+    xb = {t.task: np.array([r.metrics["success_rate"] for r in g.results])
+          for t in tb.tasks for g in t.rows if g.label == b}
+    assert pab == pytest.approx(M.probability_of_improvement(xa, xb))
+    best = tb.methods[0]
+    assert tb.iqm[best]["success"].value == max(v["success"].value for v in tb.iqm.values())
+
+
+def test_rerun_of_a_seed_counts_once(results, lookup):
+    r = results[0]
+    rerun = dataclasses.replace(r, run_id="rerun", start_time=r.start_time + 10**6,
+                                metrics={**r.metrics, "success_rate": 0.0})
+    lb = _compile(results + [rerun], lookup)
+    g = next(g for g in lb.groups()
+             if (g.task, g.label, g.tier) == (r.task, r.method, r.tier))
+    assert g.n_seeds == 5 and g.superseded == 1
+    assert "rerun" in {x.run_id for x in g.results} and r.run_id not in {x.run_id
+                                                                          for x in g.results}
+
+
+def test_stale_results_are_never_mixed(results, lookup, avoid_spec):
+    old = dataclasses.replace(avoid_spec, description="changed behaviour")
+    stale_spec = make_results([old], seeds=range(2), prefix="old")
+    unknown = make_results([dataclasses.replace(avoid_spec, name="gone")], seeds=range(3),
+                           prefix="gone")
+    pinned = dataclasses.replace(avoid_spec, dataset_hash="feedbeef")
+    bad_data = [dataclasses.replace(r, dataset_hash="deadbeef", run_id=f"d{i}")
+                for i, r in enumerate(make_results([pinned], seeds=range(2), prefix="pin"))]
+
+    def pinned_lookup(task_id):
+        return (pinned, "") if task_id == avoid_spec.id else lookup(task_id)
+
+    lb = compile_leaderboard(results + stale_spec + unknown, lookup, method_lookup)
+    clean = compile_leaderboard(results, lookup, method_lookup)
+    assert [(g.task, g.label, g.tier, g.cells) for g in lb.groups()] == \
+        [(g.task, g.label, g.tier, g.cells) for g in clean.groups()]
+    reasons = {(s.task, s.reason.split(" (")[0]): s.n_runs for s in lb.stale if s.method == "bc"}
+    assert reasons[("avoid-v0", "spec hash differs from the current spec")] == 2
+    assert reasons[("gone-v0", "unknown task id 'gone-v0'")] == 3
+    assert sum(s.n_runs for s in lb.stale) == len(stale_spec) + len(unknown)
+    # a spec that pins its dataset hash: results trained on other data are stale
+    lb2 = compile_leaderboard(bad_data, pinned_lookup, method_lookup)
+    assert not lb2.tiers and {s.reason for s in lb2.stale} == {
+        "dataset hash differs from the current spec"}
+
+
+def test_forced_mode_is_its_own_row(results, lookup):
+    forced = [dataclasses.replace(r, run_id=r.run_id + "z", mode="2")
+              for r in results if r.method == "bmd"]
+    lb = _compile(results + forced, lookup)
+    labels = {g.label for g in lb.groups()}
+    assert "bmd [mode 2]" in labels and "bmd" in labels
+    assert {g.method for g in lb.groups() if g.label == "bmd [mode 2]"} == {"bmd"}
+
+
+def test_missing_metric_is_none_not_zero(results, lookup):
+    stripped = [dataclasses.replace(r, metrics={k: v for k, v in r.metrics.items()
+                                                if k != "robustness"}) for r in results]
+    g = next(iter(_compile(stripped, lookup).groups()))
+    assert g.cells["robustness"] is None and g.cells["success"] is not None
+
+
+def test_registry_lookup_unknown_task():
+    spec, why = registry_spec("no-such-task-v0")
+    assert spec is None and "unknown task" in why
+    spec, why = registry_spec("avoid-v0")
+    assert spec is not None and why == ""

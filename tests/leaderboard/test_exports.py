@@ -1,0 +1,86 @@
+"""LaTeX / Markdown / CSV exports: structure, escaping, bold best values, round trip."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import re
+
+import pytest
+
+from leaderboard.compile import compile_leaderboard
+from leaderboard.exports import latex_escape, markdown_escape, to_csv, to_latex, to_markdown
+from tests.leaderboard.conftest import method_lookup
+
+NASTY = r"a_b&c%d$e#f{g}h~i^j\k<l>|m"
+
+
+@pytest.fixture
+def lb(results, lookup):
+    nasty = [dataclasses.replace(r, method=NASTY, run_id="n" + r.run_id)
+             for r in results if r.method == "bc"]
+    lb = compile_leaderboard(results + nasty, lookup, method_lookup)
+    return dataclasses.replace(lb, built_at="2026-01-01 00:00 UTC")
+
+
+def _strip_escaped_braces(tex: str) -> str:
+    return tex.replace(r"\{", "").replace(r"\}", "")
+
+
+def test_latex_structure(lb):
+    tex = to_latex(lb)
+    body = _strip_escaped_braces("\n".join(line for line in tex.splitlines()
+                                           if not line.startswith("%")))
+    depth = 0
+    for ch in body:
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        assert depth >= 0
+    assert depth == 0
+    begins = re.findall(r"\\begin\{(\w+)\}", body)
+    ends = re.findall(r"\\end\{(\w+)\}", body)
+    assert begins == ["table", "tabular"] * len(lb.tiers) and sorted(begins) == sorted(ends)
+    assert tex.count(r"\toprule") == tex.count(r"\bottomrule") == len(lb.tiers)
+    # every data row has as many cells as the column spec says
+    spec = re.search(r"\\begin\{tabular\}\{(\w+)\}", tex).group(1)
+    rows = [line for line in tex.splitlines() if line.endswith(r"\\")]
+    assert rows and all(len(re.split(r"(?<!\\)&", r)) == len(spec) for r in rows)
+
+
+def test_latex_escapes_specials(lb):
+    tex = to_latex(lb)
+    assert latex_escape(NASTY) in tex
+    assert NASTY not in tex
+    assert latex_escape("50% a_b") == r"50\% a\_b"
+    assert latex_escape("\\{}") == r"\textbackslash{}\{\}"  # one pass: no double escaping
+
+
+def test_best_value_bold_per_task(lb):
+    tex = to_latex(lb)
+    for tb in lb.tiers:
+        for task in tb.tasks:
+            best = max(g.cells["success"].value for g in task.rows)
+            assert rf"\textbf{{{best:.2f}}}" in tex
+    md = to_markdown(lb)
+    assert md.count("**") >= 2 * len(lb.tiers)
+
+
+def test_markdown_escapes_and_shape(lb):
+    md = to_markdown(lb)
+    assert markdown_escape(NASTY) in md
+    table_lines = [line for line in md.splitlines() if line.startswith("|")]
+    # unescaped pipes per line: the same for every line of the table
+    counts = {len(re.findall(r"(?<!\\)\|", line)) for line in table_lines}
+    assert counts == {9}
+
+
+def test_csv_round_trip(lb):
+    rows = list(csv.DictReader(io.StringIO(to_csv(lb))))
+    assert len(rows) == sum(1 for _ in lb.groups())
+    first = next(iter(lb.groups()))
+    row = next(r for r in rows if r["method"] == first.label and r["task"] == first.task
+               and r["tier"] == first.tier)
+    assert float(row["success"]) == pytest.approx(first.cells["success"].value, rel=1e-5)
+    assert float(row["success_ci_low"]) == pytest.approx(first.cells["success"].ci_low, rel=1e-5)
+    assert int(row["n_seeds"]) == first.n_seeds
+    assert any(r["method"] == NASTY for r in rows)  # csv module quotes, no mangling

@@ -1,0 +1,109 @@
+"""The static site: escaping of every string, relative links that resolve, all pages present."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from leaderboard.compile import compile_leaderboard
+from leaderboard.site import build_site, slug
+from tests.leaderboard.conftest import method_lookup
+
+XSS = "<script>alert(1)</script>"
+
+
+class _Collect(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.scripts = 0
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "script":
+            self.scripts += 1
+        for name, value in attrs:
+            if name in ("href", "src") and value:
+                self.links.append(value)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+@pytest.fixture
+def site(tmp_path, results, lookup):
+    hostile = [dataclasses.replace(r, method=XSS, run_id="x" + r.run_id,
+                                   command=f"bench evaluate --method '{XSS}'",
+                                   git_commit='"><img src=x onerror=alert(2)>')
+               for r in results if r.method == "bc"]
+    lb = compile_leaderboard(results + hostile, lookup, method_lookup)
+    lb = dataclasses.replace(lb, built_at="2026-01-01 00:00 UTC")
+    build_site(lb, tmp_path / "site")
+    return tmp_path / "site", lb
+
+
+def test_pages_and_exports_exist(site):
+    out, lb = site
+    for name in ("index.html", "style.css", "leaderboard.tex", "leaderboard.md",
+                 "leaderboard.csv"):
+        assert (out / name).is_file()
+    tasks = {t.task for tb in lb.tiers for t in tb.tasks}
+    assert {p.name for p in (out / "tasks").iterdir()} == {f"{slug(t)}.html" for t in tasks}
+    assert {p.name for p in (out / "methods").iterdir()} == {f"{slug(m)}.html"
+                                                             for m in lb.methods}
+    assert len(list((out / "plots").glob("*.svg"))) == 4 * sum(len(tb.tasks) for tb in lb.tiers)
+
+
+def test_hostile_method_name_is_text(site):
+    out, _ = site
+    for page in list(out.rglob("*.html")) + list(out.rglob("*.svg")):
+        html = page.read_text()
+        assert "<script" not in html.lower(), page
+        assert "<img src=x" not in html, page
+    index = (out / "index.html").read_text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in index
+    parser = _Collect()
+    parser.feed(index)
+    assert parser.scripts == 0
+    assert XSS in "".join(parser.text)  # shown to the reader as text
+    method_page = out / "methods" / f"{slug(XSS)}.html"
+    assert method_page.is_file() and slug(XSS) == re.sub(r"[^A-Za-z0-9._-]", "", slug(XSS))
+
+
+def test_links_are_relative_and_resolve(site):
+    out, _ = site
+    pages = list(out.rglob("*.html"))
+    assert len(pages) >= 3
+    for page in pages:
+        parser = _Collect()
+        parser.feed(page.read_text())
+        for link in parser.links:
+            assert not re.match(r"^[a-z]+:", link) and not link.startswith("/"), (page, link)
+            target = (page.parent / link.split("#")[0]).resolve()
+            assert target.exists(), (page, link)
+
+
+def test_svg_is_wellformed(site):
+    import xml.etree.ElementTree as ET
+
+    out, _ = site
+    for svg in (out / "plots").glob("*.svg"):
+        root = ET.fromstring(svg.read_text())
+        assert root.tag.endswith("svg")
+
+
+def test_rebuild_removes_old_pages(site, results, lookup):
+    out, _ = site
+    lb = compile_leaderboard([r for r in results if r.method == "bmd"], lookup, method_lookup)
+    build_site(lb, out)
+    assert {p.name for p in (out / "methods").iterdir()} == {"bmd.html"}
+
+
+def test_empty_store_builds_empty_site(tmp_path: Path):
+    lb = compile_leaderboard([], method_lookup=method_lookup)
+    build_site(lb, tmp_path / "empty")
+    assert "No current results yet" in (tmp_path / "empty" / "index.html").read_text()
