@@ -1,0 +1,211 @@
+"""The ``anymal`` task family: an ANYmal C-class quadruped trots to one of two goal gates.
+
+See :mod:`tasks.anymal.env` for the environment, :mod:`tasks.anymal.expert` for the scripted
+demonstrator and ``assets/anymal_c.xml`` for the project's own robot model.
+
+Two tasks:
+
+* ``anymal-v0`` — the shipped MJCF (always available);
+* ``anymal-menagerie-v0`` — MuJoCo Menagerie's official ANYmal C from ``$MENAGERIE_ROOT``.
+  Its spec records the hash of menagerie's files (``None`` without a checkout, and then
+  ``make_env`` fails with a message saying what to set), so results of the two models, or of
+  two menagerie versions, never share a spec hash.
+
+This module stays light: MuJoCo is imported when an env is made.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from benchmark.spec import NOMINAL, ChunkSpec, PerturbationLevel, TaskSpec, TierBudget
+from benchmark.task import Task
+from tasks.anymal.model import SHIPPED_MJCF, file_sha256, menagerie_model_hash
+
+MODES = ("left", "right")
+MAX_STEPS = 250
+
+# Per-dimension scale of the observation (about the std of the expert's demonstrations,
+# rounded): observation noise is sigma times this. Layout: see tasks.anymal.env.
+OBS_SCALE: tuple[float, ...] = (
+    (0.04,)                          # base height
+    + (0.06, 0.05, 0.01)             # gravity direction
+    + (0.3, 0.2, 0.3)                # base linear velocity
+    + (0.9, 0.9, 0.4)                # base angular velocity
+    + (0.04, 0.15, 0.2) * 4          # joint positions (HAA, HFE, KFE per leg)
+    + (1.0, 2.8, 3.8) * 4            # joint velocities
+    + (0.7, 0.7)                     # gait clock
+    + (0.5, 0.35, 0.5, 0.3)          # gate centres
+)
+
+ENV_KWARGS: dict[str, Any] = {
+    "horizon": MAX_STEPS,
+    "control_dt": 0.02,
+    "goal_x": 1.6,
+    "gate_y": 0.5,
+    "gate_half_width": 0.25,
+    "gate_shift": 0.05,
+    "gate_jitter": 0.05,
+    "arena_half_width": 1.2,
+    "gait_freq": 2.5,
+    "start_jitter": 0.05,
+    "yaw_jitter": 0.1,
+    "joint_jitter": 0.03,
+    "progress_weight": 1.0,
+    "success_bonus": 1.0,
+    "fail_penalty": 1.0,
+}
+
+# dynamics ladders: (ladder, parameter of AnymalEnv.apply_dynamics, values, name format)
+DYNAMICS_LADDERS: tuple[tuple[str, str, tuple[float, ...], str], ...] = (
+    ("friction", "friction_scale", (0.6, 0.35), "friction_x{}"),
+    ("payload", "payload_kg", (5.0, 10.0), "payload_{}kg"),
+    ("strength", "strength_scale", (0.8, 0.6), "strength_x{}"),
+    ("slope", "slope_deg", (5.0, 10.0), "slope_{}deg"),
+)
+
+
+def _ladder() -> tuple[PerturbationLevel, ...]:
+    levels = [NOMINAL]
+    for i, sigma in enumerate((0.05, 0.1, 0.2), start=1):
+        levels.append(PerturbationLevel(
+            f"obs_noise_{sigma}", "obs_noise", {"obs_noise": sigma}, "obs_noise", i))
+    for ladder, key, values, fmt in DYNAMICS_LADDERS:
+        for i, v in enumerate(values, start=1):
+            label = f"{v:g}"
+            levels.append(PerturbationLevel(fmt.format(label), "dynamics", {key: v}, ladder, i))
+    return tuple(levels)
+
+
+def _tiers() -> dict[str, TierBudget]:
+    return {
+        "smoke": TierBudget(
+            n_demos=20, pretrain_steps=200, batch_size=64, finetune_iterations=2,
+            finetune_steps_per_iter=8, n_envs=4, eval_episodes=8,
+        ),
+        "small": TierBudget(
+            n_demos=200, pretrain_steps=4000, batch_size=256, finetune_iterations=40,
+            finetune_steps_per_iter=16, n_envs=16, eval_episodes=50,
+        ),
+        "paper": TierBudget(
+            n_demos=400, pretrain_steps=50_000, batch_size=1024, finetune_iterations=500,
+            finetune_steps_per_iter=16, n_envs=64, eval_episodes=500, device="auto",
+        ),
+    }
+
+
+SUCCESS_RULE = (
+    f"the base crosses x = 1.6 m inside one of the two 0.5 m wide gates (centres y = +0.55 and "
+    f"-0.45 m, jittered by +-0.05 m) without falling (base below 0.25 m or tilted over 60 deg), "
+    f"within {MAX_STEPS} control steps (5 s)"
+)
+MODE_RULE = "the gate the base crossed the goal line through: 'left' (y > 0) or 'right'"
+
+
+def _spec(name: str, source: str, model_hash: str | None, dataset_hash: str | None) -> TaskSpec:
+    return TaskSpec(
+        name=name,
+        version=0,
+        description=(
+            "ANYmal C-class quadruped (MuJoCo, 12 PD joints, 50 Hz) trots to one of two goal "
+            "gates; 2 routes" + (" [menagerie model: needs $MENAGERIE_ROOT]"
+                                 if source == "menagerie" else "")
+        ),
+        env_id=f"modebench/Anymal{'Menagerie' if source == 'menagerie' else ''}-v0",
+        env_kwargs={"model_source": source, **ENV_KWARGS},
+        obs_dim=40,
+        act_dim=12,
+        max_episode_steps=MAX_STEPS,
+        chunk=ChunkSpec(horizon=8, act_steps=4),
+        modes=MODES,
+        mode_weights=(0.5, 0.5),
+        dataset_id=f"modebench/{name}/expert-v0",
+        dataset_episodes=400,
+        dataset_hash=dataset_hash,
+        perturbations=_ladder(),
+        tiers=_tiers(),
+        success_rule=SUCCESS_RULE,
+        mode_rule=MODE_RULE,
+        extra={
+            "obs_scale": list(OBS_SCALE),
+            # the robot model is part of the task: its file hash changes the spec hash
+            "model": {"source": source, "sha256": model_hash},
+            "expert": "trotting CPG (2.5 Hz, duty 0.6) + 2-link IK + heading/side-step "
+                      "feedback; tasks/anymal/expert.py",
+        },
+    )
+
+
+SPEC_V0 = _spec("anymal", "shipped", file_sha256(SHIPPED_MJCF), None)
+
+
+class AnymalTask(Task):
+    """One ``anymal`` task (``anymal-v0`` or ``anymal-menagerie-v0``)."""
+
+    def __init__(self, spec: TaskSpec) -> None:
+        self.spec = spec
+
+    def make_env(self, perturbation: PerturbationLevel | None = None, **kwargs: Any):
+        """Build the env at ``perturbation`` (nominal when None).
+
+        Dynamics levels change the compiled model (see
+        :meth:`tasks.anymal.env.AnymalEnv.apply_dynamics`); observation-noise levels wrap the
+        env in :class:`benchmark.wrappers.ObservationNoise` with the spec's ``obs_scale``.
+
+        Raises:
+            tasks.anymal.model.ModelNotFoundError: The menagerie task without a checkout, or a
+                checkout whose files changed since this spec was made.
+            ValueError: Unknown perturbation parameters.
+        """
+        import gymnasium as gym
+
+        from benchmark.wrappers import ObservationNoise
+        from tasks.anymal.model import ModelNotFoundError
+
+        if self.spec.extra["model"]["source"] == "menagerie":
+            found = menagerie_model_hash()
+            expected = self.spec.extra["model"]["sha256"]
+            if found is not None and expected is not None and found != expected:
+                raise ModelNotFoundError(
+                    f"menagerie's ANYmal C files changed since {self.spec.id}'s spec was made "
+                    f"(hash {found}, spec {expected}); restart the process so the spec records "
+                    "the new hash: results of two model versions must not mix."
+                )
+        if self.spec.env_id not in gym.registry:
+            gym.register(self.spec.env_id, entry_point="tasks.anymal.env:AnymalEnv")
+        p = dict((perturbation or NOMINAL).params)
+        env_kwargs = dict(self.spec.env_kwargs) | kwargs
+        # the env enforces its own horizon; no TimeLimit or checker wrappers on the hot path
+        env = gym.make(self.spec.env_id, disable_env_checker=True, **env_kwargs)
+        dyn = {k: p.pop(k) for k in
+               ("friction_scale", "payload_kg", "strength_scale", "slope_deg") if k in p}
+        sigma = p.pop("obs_noise", 0.0)
+        if p:
+            raise ValueError(f"anymal: unknown perturbation parameters {sorted(p)}")
+        if dyn:
+            env.unwrapped.apply_dynamics(**dyn)
+        if sigma > 0:
+            return ObservationNoise(env, sigma, np.asarray(self.spec.extra["obs_scale"]))
+        return env
+
+    def make_expert(self, env: Any, mode: str, rng: np.random.Generator):
+        """The trotting CPG expert walking through gate ``mode`` (``"left"``/``"right"``)."""
+        from tasks.anymal.expert import AnymalExpert
+
+        return AnymalExpert(env.unwrapped, mode, rng)
+
+    def episode_extras(self, info: dict[str, Any]) -> dict[str, Any]:
+        """``fell`` (bool) of the final step: falls versus misses among the failures."""
+        return {"fell": bool(info.get("fell", False))}
+
+
+def menagerie_tasks() -> list[Task]:
+    """``anymal-menagerie-v0``, its spec hashing the menagerie files found now (or None)."""
+    return [AnymalTask(_spec("anymal-menagerie", "menagerie", menagerie_model_hash(), None))]
+
+
+TASKS = [AnymalTask(SPEC_V0)]
+# registry value for the menagerie family (a callable: the hash is read when it is loaded)
+MENAGERIE_TASKS = menagerie_tasks

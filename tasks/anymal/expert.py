@@ -1,0 +1,155 @@
+"""Scripted expert for ``anymal``: a trotting central pattern generator that steers by waypoints.
+
+Gait: a trot (diagonal legs LF+RH and RF+LH in phase, the pairs half a cycle apart) driven by
+the env's gait clock, so the clock the policy observes is the expert's. Each foot follows a
+periodic trajectory in its leg's sagittal plane: in stance (the first ``duty`` of its cycle)
+it moves backward at constant speed over ``stride``; in swing it returns with a cosine profile
+and lifts by ``lift``. Two-link inverse kinematics (thigh 0.285 m, shank to foot centre read
+from the model) turns foot targets into HFE/KFE targets; HAA stays at zero.
+
+Feedback, all on the base state:
+
+* heading: the stride of the left and right legs differs in proportion to the heading error
+  towards the current waypoint (a skid-steer turn);
+* posture: leg lengths change with roll and pitch (a leg on the low side extends).
+
+Route: the waypoints pass the post on the side given by ``mode`` with a lateral clearance
+drawn per episode, then head for the goal gate. Stride, lift, clearance and the goal-line
+aim are drawn per episode (small randomisation), so no two demonstrations are identical.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tasks.anymal.env import ACTION_SCALE, AnymalEnv
+from tasks.anymal.model import DEFAULT_POSE, LEG_X_SIGN, LEG_Y_SIGN
+
+# phase offsets (fraction of a cycle) per leg LF, RF, LH, RH
+TROT_OFFSETS = np.array([0.0, 0.5, 0.5, 0.0])
+THIGH = 0.285
+
+
+def _wrap(a: float) -> float:
+    return float((a + np.pi) % (2 * np.pi) - np.pi)
+
+
+class LegKinematics:
+    """Sagittal-plane kinematics of one ANYmal leg (HFE, KFE about +y, task convention).
+
+    Args:
+        shank: Foot centre relative to the knee at KFE = 0, ``(x, z)`` for a front leg.
+    """
+
+    def __init__(self, shank: tuple[float, float]) -> None:
+        self.sx, self.sz = float(shank[0]), float(shank[1])
+        self.ls = float(np.hypot(self.sx, self.sz))
+        self.alpha = float(np.arctan2(self.sx, -self.sz))
+
+    def forward(self, hfe: np.ndarray, kfe: np.ndarray, front: np.ndarray) -> np.ndarray:
+        """Foot centre relative to the HFE axis, shape (..., 2) as (x, z)."""
+        s0x = np.where(front > 0, self.sx, -self.sx)
+        vx = s0x * np.cos(kfe) + self.sz * np.sin(kfe)
+        vz = -THIGH - s0x * np.sin(kfe) + self.sz * np.cos(kfe)
+        return np.stack([vx * np.cos(hfe) + vz * np.sin(hfe),
+                         -vx * np.sin(hfe) + vz * np.cos(hfe)], axis=-1)
+
+    def inverse(self, x: np.ndarray, z: np.ndarray, front: np.ndarray):
+        """(HFE, KFE) placing the foot centre at ``(x, z)`` relative to HFE.
+
+        Front legs bend the knee backward (KFE < 0), hind legs forward (KFE > 0): ANYmal C's
+        "X" stance. Out-of-reach targets are clipped to the reachable annulus.
+        """
+        c = np.clip((x * x + z * z - THIGH**2 - self.ls**2) / (2 * THIGH * self.ls), -1, 1)
+        a = front * self.alpha
+        kfe = a - front * np.arccos(c)
+        s0x = front * self.sx
+        vx = s0x * np.cos(kfe) + self.sz * np.sin(kfe)
+        vz = -THIGH - s0x * np.sin(kfe) + self.sz * np.cos(kfe)
+        hfe = np.arctan2(vx, -vz) - np.arctan2(x, -z)
+        return hfe, kfe
+
+
+class AnymalExpert:
+    """Trotting CPG that passes the post on the side ``mode`` (``"left"`` or ``"right"``).
+
+    Args:
+        env: The env (unwrapped), already reset.
+        mode: ``"left"`` or ``"right"``.
+        rng: Per-episode randomisation.
+        duty: Stance fraction of the cycle.
+        height: Nominal foot depth below the HFE axis (m).
+    """
+
+    def __init__(self, env: AnymalEnv, mode: str, rng: np.random.Generator,
+                 duty: float = 0.6, height: float = 0.50) -> None:
+        if mode not in ("left", "right"):
+            raise ValueError(f"anymal expert: unknown mode {mode!r}")
+        self.env = env
+        self.mode = mode
+        self.duty = duty
+        self.height = height
+        self.stride = rng.uniform(0.14, 0.17)
+        self.lift = rng.uniform(0.11, 0.13)
+        gate_y = env.gates[0] if mode == "left" else env.gates[1]
+        # aim beyond the line so the heading is still right when the base crosses it
+        self.aim = np.array([env.goal_x + 0.6, gate_y + rng.uniform(-0.08, 0.08)])
+        self.k_heading = 1.2
+        self.k_side = rng.uniform(2.5, 4.0)  # route shape: how early the side-step ends
+        self.side_stride = 0.10
+        self.k_roll = 0.3
+        self.k_pitch = 0.3
+        m = env.model
+        # foot centre relative to the knee, read from the model (front-left leg, task axes)
+        foot = env.idx.foot_geoms[0]
+        knee_body = m.geom_bodyid[foot]
+        self.kin = LegKinematics(self._foot_offset(knee_body, foot))
+        stance = self.kin.forward(DEFAULT_POSE[1::3], DEFAULT_POSE[2::3], LEG_X_SIGN)
+        self.x_nominal = stance[:, 0]
+
+    def _foot_offset(self, knee_body: int, foot: int) -> tuple[float, float]:
+        """Foot centre relative to the KFE axis in the base frame at the zero pose."""
+        import mujoco
+
+        env = self.env
+        d = mujoco.MjData(env.model)
+        d.qpos[env.idx.free_qpos + 3] = 1.0
+        mujoco.mj_kinematics(env.model, d)
+        jnt = env.idx.qpos_adr  # unused for positions; knee anchor is the joint's xanchor
+        del jnt
+        kfe_joint = [j for j in range(env.model.njnt) if env.model.jnt_bodyid[j] == knee_body][0]
+        rel = d.geom_xpos[foot] - d.xanchor[kfe_joint]
+        return float(rel[0]), float(rel[2])
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        env = self.env
+        pos = env.base_position()
+        r = env.base_rotation()
+        yaw = np.arctan2(r[1, 0], r[0, 0])
+        roll = np.arctan2(r[2, 1], r[2, 2])
+        pitch = -np.arcsin(np.clip(r[2, 0], -1.0, 1.0))
+        # hold the heading (+x); reach the gate's y by side-stepping, fast while far off
+        turn = np.clip(self.k_heading * _wrap(-yaw), -0.6, 0.6)
+        dy = self.aim[1] - pos[1]
+        side = np.clip(self.k_side * dy * np.cos(yaw), -1.0, 1.0)
+        ramp = min(1.0, env._t * env.control_dt / 0.4)  # start from the stance smoothly
+        phase = (env.clock_phase() + TROT_OFFSETS) % 1.0
+        # left legs shorten their stride to turn left (turn > 0)
+        stride = self.stride * ramp * (1.0 - LEG_Y_SIGN * turn)
+        stance = phase < self.duty
+        u_st = phase / self.duty
+        u_sw = (phase - self.duty) / (1.0 - self.duty)
+        x = np.where(stance, stride * (0.5 - u_st),
+                     stride * (-0.5 + (0.5 - 0.5 * np.cos(np.pi * u_sw))))
+        z = np.where(stance, -self.height, -self.height + self.lift * ramp * np.sin(np.pi * u_sw))
+        z = z + self.k_roll * LEG_Y_SIGN * roll - self.k_pitch * LEG_X_SIGN * pitch
+        # lateral foot sweep: backwards in stance, forwards in swing (as x), scaled by side
+        lat = self.side_stride * ramp * side
+        y = np.where(stance, lat * (0.5 - u_st), lat * (-0.5 + (0.5 - 0.5 * np.cos(np.pi * u_sw))))
+        hfe, kfe = self.kin.inverse(self.x_nominal + x, z, LEG_X_SIGN)
+        q = np.zeros(12)
+        # HAA positive = foot outward: +y for left legs, -y for right legs
+        q[0::3] = LEG_Y_SIGN * np.arctan2(y, -z)
+        q[1::3] = hfe
+        q[2::3] = kfe
+        return np.clip((q - DEFAULT_POSE) / ACTION_SCALE, -1.0, 1.0).astype(np.float32)
