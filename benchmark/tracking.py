@@ -33,11 +33,28 @@ def _quiet_env() -> None:
 
 
 def client() -> Any:
-    """An :class:`mlflow.MlflowClient` on the configured store."""
+    """An :class:`mlflow.MlflowClient` on the configured store.
+
+    For a SQLite store the client is created under a file lock next to the database file:
+    MLflow creates and migrates the schema (alembic) when it first opens a store, and
+    several processes opening a *fresh* store at once (sweep workers, two ``bench evaluate``
+    started together) race in that migration ("Online migration expected to match one
+    row"). Once the schema exists the lock costs one uncontended ``flock``; concurrent
+    writes themselves are serialised by SQLite (MLflow sets ``busy_timeout`` 20 s) and
+    :func:`_retrying`.
+    """
     _quiet_env()
     from mlflow import MlflowClient
 
-    return MlflowClient(tracking_uri=tracking_uri())
+    uri = tracking_uri()
+    if uri.startswith("sqlite:///"):
+        from filelock import FileLock
+
+        db = Path(uri[len("sqlite:///") :])
+        db.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(db) + ".lock"):
+            return MlflowClient(tracking_uri=uri)  # resolves the store: schema made here
+    return MlflowClient(tracking_uri=uri)
 
 
 def experiment_id(c: Any, name: str = schema.EXPERIMENT) -> str:
@@ -80,7 +97,7 @@ def start_run(
     parent_run_id: str | None = None,
 ) -> str:
     """Create a RUNNING run with ``tags`` and ``params``; return its id."""
-    from mlflow.entities import Param, RunTag
+    from mlflow.entities import Param
 
     exp = experiment_id(c)
     all_tags = dict(tags)
