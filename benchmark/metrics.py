@@ -514,7 +514,11 @@ def bootstrap_ci(
         return Estimate(value, value, value, 1)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n, size=(int(reps), n))
-    stats = np.array([float(statistic(x[row])) for row in idx])
+    if statistic is np.mean:
+        # the default, and the one the runner calls per metric: one array op, not 2,000 calls
+        stats = x[idx].mean(axis=1)
+    else:
+        stats = np.array([float(statistic(x[row])) for row in idx])
     low, high = _percentile_interval(stats, alpha)
     return Estimate(value, low, high, n)
 

@@ -420,3 +420,15 @@ def test_point_estimates_match_rliable():
     assert m.probability_of_improvement(x, y, reps=10).value == pytest.approx(
         rl.probability_of_improvement(sx, sy)
     )
+
+
+def test_bootstrap_ci_mean_fast_path_equals_generic_loop():
+    # np.mean takes a vectorised path; a lambda takes the per-resample loop: same draws,
+    # so the same interval up to summation rounding.
+    x = np.random.default_rng(5).random(7).round(2)
+    fast = m.bootstrap_ci(x, seed=9)
+    slow = m.bootstrap_ci(x, statistic=lambda a: float(np.mean(a)), seed=9)
+    np.testing.assert_allclose(
+        [fast.value, fast.ci_low, fast.ci_high], [slow.value, slow.ci_low, slow.ci_high],
+        rtol=0, atol=1e-12,
+    )
