@@ -89,6 +89,20 @@ class EvalResult:
     tracking_uri: str
 
 
+def _limit_torch_threads(device: str) -> None:
+    """One torch thread per process on CPU unless ``MODEBENCH_TORCH_THREADS`` says otherwise.
+
+    The networks are small MLPs: extra intra-op threads buy little and, on a 2-core machine
+    shared with env stepping or other sweep workers, oversubscription made pretraining over
+    ten times slower in our measurements.
+    """
+    if device != "cpu":
+        return
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("MODEBENCH_TORCH_THREADS", "1")))
+
+
 def _check_tier(tier: str) -> None:
     if tier not in TIERS:
         raise UnknownIdError(f"unknown tier {tier!r}; known: {', '.join(TIERS)}")
@@ -299,12 +313,13 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
             make_vector_env=lambda n_envs, seed, perturbation=None: make_training_vector_env(
                 task, n_envs, seed, perturbation),
         )
-        policy, pretrained_dir = _pretrained(method, dataset, ctx, spec_hash)
+        _limit_torch_threads(device)
+        pretrained, pretrained_dir = _pretrained(method, dataset, ctx, spec_hash)
         nominal = [lv for lv in levels if lv[1].name == "nominal"]
-        pretrain_dist = _pretrain_distribution(policy, task, nominal, budget, progress,
-                                               pretrained_dir)
+        pretrain_dist, pretrain_records = _pretrain_distribution(
+            pretrained, task, nominal, budget, progress, pretrained_dir)
         seed_everything(seed)
-        policy = method.finetune(policy, ctx)
+        policy = method.finetune(pretrained, ctx)
         if req.mode is not None:
             if not isinstance(policy, ModeSelectablePolicy):
                 raise AdapterError(f"method {req.method!r} has no selectable modes; "
@@ -312,7 +327,13 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
             if not 0 <= req.mode < policy.n_modes:
                 raise BenchError(f"--mode must be in [0, {policy.n_modes - 1}]")
             policy.set_mode(req.mode)
-        records = _evaluate_levels(policy, task, levels, budget, progress)
+        if policy is pretrained and req.mode is None and pretrain_records is not None:
+            # not fine-tuned (bc): the nominal episodes were just run, with the same seeds
+            records = pretrain_records + _evaluate_levels(
+                policy, task, [lv for lv in levels if lv[1].name != "nominal"], budget,
+                progress)
+        else:
+            records = _evaluate_levels(policy, task, levels, budget, progress)
         level_names = [lv.name for _, lv in levels]
         seed_m, dists = seed_metrics(task, records, level_names, pretrain_dist)
         if c is not None and run_id is not None:
@@ -337,11 +358,17 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
 
 def _pretrain_distribution(policy: Policy, task: Task,
                            nominal: list[tuple[int, PerturbationLevel]], budget: Any,
-                           progress: Progress, pretrained_dir: Path) -> dict[str, int]:
-    """Mode distribution of the pretrained policy at nominal (cached beside the checkpoint)."""
+                           progress: Progress, pretrained_dir: Path
+                           ) -> tuple[dict[str, int], list[EpisodeRecord] | None]:
+    """Mode distribution of the pretrained policy at nominal (cached beside the checkpoint).
+
+    Returns:
+        The distribution, and the nominal episode records when they were run now (None when
+        the distribution came from the cache).
+    """
     cache = pretrained_dir / "nominal_mode_distribution.json"
     try:
-        return json.loads(cache.read_text())
+        return json.loads(cache.read_text()), None
     except (OSError, ValueError):
         pass
     records = _evaluate_levels(policy, task, nominal, budget, progress)
@@ -349,7 +376,7 @@ def _pretrain_distribution(policy: Policy, task: Task,
     tmp = cache.with_suffix(f".{uuid.uuid4().hex}.tmp")
     tmp.write_text(json.dumps(dist, sort_keys=True))
     os.replace(tmp, cache)
-    return dist
+    return dist, records
 
 
 def aggregate(seeds: list[SeedResult]) -> dict[str, metrics.Estimate]:
@@ -361,8 +388,9 @@ def aggregate(seeds: list[SeedResult]) -> dict[str, metrics.Estimate]:
                   if name in s.metrics and s.metrics[name] == s.metrics[name]]  # skip NaN
         if values:
             out[name] = metrics.bootstrap_ci(values)
-    out[schema.MODE_STABILITY] = metrics.stability_ci(
-        [s.mode_distributions["nominal"] for s in seeds])
+    if len(seeds) >= 2:  # stability across one seed is undefined, not 1
+        out[schema.MODE_STABILITY] = metrics.stability_ci(
+            [s.mode_distributions["nominal"] for s in seeds])
     return out
 
 
@@ -408,6 +436,7 @@ def evaluate(req: EvalRequest, progress: Progress = SILENT) -> EvalResult:
                 flat[name] = est.value
                 flat[schema.ci_low(name)] = est.ci_low
                 flat[schema.ci_high(name)] = est.ci_high
+                flat[f"{name}_n"] = est.n  # seeds behind it (NaN retention drops some)
             tracking.log_metrics(c, group_id, flat)
             tracking.end_run(c, group_id, "FINISHED")
     except BaseException as exc:

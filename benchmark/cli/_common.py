@@ -12,7 +12,8 @@ from rich.console import Console
 from benchmark.errors import BenchError
 
 console = Console()
-err_console = Console(stderr=True)
+# soft wrap: error messages stay one greppable line whatever the terminal width
+err_console = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 
