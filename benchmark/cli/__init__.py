@@ -12,6 +12,7 @@ from benchmark.cli import evaluate as _evaluate
 from benchmark.cli import leaderboard as _leaderboard
 from benchmark.cli import listing as _listing
 from benchmark.cli import results as _results
+from benchmark.cli import sweep as _sweep
 from benchmark.cli import ui as _ui
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app.command("ui")(_ui.ui)
 # further command groups register below (one line each)
 app.add_typer(_leaderboard.app, name="leaderboard")
 app.add_typer(_results.app, name="results")
+app.command("sweep")(_sweep.sweep)
 
 
 def main() -> None:
