@@ -44,8 +44,8 @@ ENV_KWARGS: dict[str, Any] = {
     "horizon": MAX_STEPS,
     "control_dt": 0.02,
     "goal_x": 1.6,
-    "gate_y": 0.5,
-    "gate_half_width": 0.25,
+    "gate_y": 0.45,
+    "gate_half_width": 0.2,
     "gate_shift": 0.05,
     "gate_jitter": 0.05,
     "arena_half_width": 1.2,
@@ -60,10 +60,10 @@ ENV_KWARGS: dict[str, Any] = {
 
 # dynamics ladders: (ladder, parameter of AnymalEnv.apply_dynamics, values, name format)
 DYNAMICS_LADDERS: tuple[tuple[str, str, tuple[float, ...], str], ...] = (
-    ("friction", "friction_scale", (0.6, 0.35), "friction_x{}"),
-    ("payload", "payload_kg", (5.0, 10.0), "payload_{}kg"),
-    ("strength", "strength_scale", (0.8, 0.6), "strength_x{}"),
-    ("slope", "slope_deg", (5.0, 10.0), "slope_{}deg"),
+    ("friction", "friction_scale", (0.5, 0.25), "friction_x{}"),
+    ("payload", "payload_kg", (8.0, 15.0), "payload_{}kg"),
+    ("strength", "strength_scale", (0.8, 0.65), "strength_x{}"),
+    ("slope", "slope_deg", (3.0, 6.0), "slope_{}deg"),
 )
 
 
@@ -97,8 +97,8 @@ def _tiers() -> dict[str, TierBudget]:
 
 
 SUCCESS_RULE = (
-    f"the base crosses x = 1.6 m inside one of the two 0.5 m wide gates (centres y = +0.55 and "
-    f"-0.45 m, jittered by +-0.05 m) without falling (base below 0.25 m or tilted over 60 deg), "
+    f"the base crosses x = 1.6 m inside one of the two 0.4 m wide gates (centres y = +0.5 and "
+    f"-0.4 m, jittered by +-0.05 m) without falling (base below 0.25 m or tilted over 60 deg), "
     f"within {MAX_STEPS} control steps (5 s)"
 )
 MODE_RULE = "the gate the base crossed the goal line through: 'left' (y > 0) or 'right'"

@@ -82,7 +82,7 @@ class AnymalExpert:
     """
 
     def __init__(self, env: AnymalEnv, mode: str, rng: np.random.Generator,
-                 duty: float = 0.6, height: float = 0.50) -> None:
+                 duty: float = 0.65, height: float = 0.48) -> None:
         if mode not in ("left", "right"):
             raise ValueError(f"anymal expert: unknown mode {mode!r}")
         self.env = env
@@ -90,13 +90,17 @@ class AnymalExpert:
         self.duty = duty
         self.height = height
         self.stride = rng.uniform(0.14, 0.17)
-        self.lift = rng.uniform(0.11, 0.13)
+        self.lift = rng.uniform(0.105, 0.12)
         gate_y = env.gates[0] if mode == "left" else env.gates[1]
-        # aim beyond the line so the heading is still right when the base crosses it
-        self.aim = np.array([env.goal_x + 0.6, gate_y + rng.uniform(-0.08, 0.08)])
+        # aim a little beyond the line so the heading is still right when the base crosses it
+        self.aim_beyond = 0.2
+        self.aim = np.array([env.goal_x + self.aim_beyond, gate_y + rng.uniform(-0.06, 0.06)])
         self.k_heading = 1.2
-        self.k_side = rng.uniform(2.5, 4.0)  # route shape: how early the side-step ends
-        self.side_stride = 0.10
+        self.k_yaw_rate = 0.2
+        self.heading_share = 0.4
+        self.k_side = 2.0
+        self.side_stride = 0.08
+        self.yaw_stride = 0.15
         self.k_roll = 0.3
         self.k_pitch = 0.3
         m = env.model
@@ -128,10 +132,13 @@ class AnymalExpert:
         yaw = np.arctan2(r[1, 0], r[0, 0])
         roll = np.arctan2(r[2, 1], r[2, 2])
         pitch = -np.arcsin(np.clip(r[2, 0], -1.0, 1.0))
-        # hold the heading (+x); reach the gate's y by side-stepping, fast while far off
-        turn = np.clip(self.k_heading * _wrap(-yaw), -0.6, 0.6)
-        dy = self.aim[1] - pos[1]
-        side = np.clip(self.k_side * dy * np.cos(yaw), -1.0, 1.0)
+        # turn part of the way towards the aim (a long body turns slowly) and side-step the rest
+        bearing = float(np.arctan2(self.aim[1] - pos[1], self.aim[0] - pos[0]))
+        yaw_des = np.clip(self.heading_share * bearing, -0.4, 0.4)
+        yaw_rate = float(obs[9]) if obs is not None else 0.0
+        turn = np.clip(self.k_heading * _wrap(yaw_des - yaw) - self.k_yaw_rate * yaw_rate,
+                       -0.6, 0.6)
+        side = np.clip(self.k_side * np.sin(_wrap(bearing - yaw)), -1.0, 1.0)
         ramp = min(1.0, env._t * env.control_dt / 0.4)  # start from the stance smoothly
         phase = (env.clock_phase() + TROT_OFFSETS) % 1.0
         # left legs shorten their stride to turn left (turn > 0)
@@ -143,8 +150,9 @@ class AnymalExpert:
                      stride * (-0.5 + (0.5 - 0.5 * np.cos(np.pi * u_sw))))
         z = np.where(stance, -self.height, -self.height + self.lift * ramp * np.sin(np.pi * u_sw))
         z = z + self.k_roll * LEG_Y_SIGN * roll - self.k_pitch * LEG_X_SIGN * pitch
-        # lateral foot sweep: backwards in stance, forwards in swing (as x), scaled by side
-        lat = self.side_stride * ramp * side
+        # lateral foot sweep (backwards in stance, forwards in swing, as x): the same way on
+        # all legs to side-step, opposite ways on front and hind legs to yaw
+        lat = ramp * (self.side_stride * side + self.yaw_stride * turn * LEG_X_SIGN)
         y = np.where(stance, lat * (0.5 - u_st), lat * (-0.5 + (0.5 - 0.5 * np.cos(np.pi * u_sw))))
         hfe, kfe = self.kin.inverse(self.x_nominal + x, z, LEG_X_SIGN)
         q = np.zeros(12)

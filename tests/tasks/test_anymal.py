@@ -1,0 +1,245 @@
+"""The anymal task: robot model, env contract, determinism, expert, perturbations, runner."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from benchmark.datasets import collect_demonstrations
+from benchmark.registry import get_task
+from benchmark.spec import PerturbationLevel
+from benchmark.wrappers import ObservationNoise
+from tasks.anymal import MODES, SPEC_V0, AnymalTask, menagerie_tasks
+from tasks.anymal.model import JOINT_NAMES, SHIPPED_MJCF, ModelNotFoundError, file_sha256
+
+TASK = get_task("anymal")
+
+
+def _rollout(env, seed: int, actions) -> tuple[np.ndarray, dict]:
+    obs, _ = env.reset(seed=seed)
+    out = [obs]
+    info: dict = {}
+    for a in actions:
+        obs, r, te, tr, info = env.step(a)
+        out.append(obs)
+        if te or tr:
+            break
+    return np.asarray(out), info
+
+
+def _expert_episode(task, env, seed: int, mode: str) -> dict:
+    obs, _ = env.reset(seed=seed)
+    expert = task.make_expert(env, mode, np.random.default_rng(seed))
+    info: dict = {}
+    for _ in range(task.spec.max_episode_steps):
+        obs, r, te, tr, info = env.step(expert(obs))
+        if te or tr:
+            break
+    return info
+
+
+# ---------------------------------------------------------------- the robot model
+def test_model_mass_joints_and_actuators_in_anymal_order():
+    import mujoco
+
+    env = TASK.make_env().unwrapped
+    m, idx = env.model, env.idx
+    assert 45.0 <= m.body_subtreemass[idx.base_body] <= 50.0
+    assert m.nu == 12
+    names = [mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_ACTUATOR, a) for a in range(m.nu)]
+    assert tuple(names) == JOINT_NAMES  # LF, RF, LH, RH; HAA, HFE, KFE per leg
+    assert list(idx.actuators) == list(range(12))
+    assert np.all(idx.signs == 1.0)  # the shipped model is written in the task convention
+    np.testing.assert_allclose(m.actuator_forcerange, np.tile([-80.0, 80.0], (12, 1)))
+    assert len(set(idx.foot_geoms.tolist())) == 4 and idx.foot_radius == pytest.approx(0.03)
+
+
+def test_nominal_stance_stands_with_feet_on_the_floor():
+    env = TASK.make_env().unwrapped
+    env.reset(seed=0)
+    zero = np.zeros(12, dtype=np.float32)  # action 0 = hold the nominal stance
+    for _ in range(50):
+        obs, *_ = env.step(zero)
+    assert env.foot_contacts().all()
+    assert 0.4 < obs[0] < 0.6  # base height
+    assert obs[3] < -0.99  # upright: gravity along the base's -z
+
+
+def test_spec_hash_includes_the_model_file_hash():
+    assert SPEC_V0.extra["model"] == {"source": "shipped", "sha256": file_sha256(SHIPPED_MJCF)}
+    other = dataclasses.replace(SPEC_V0, extra={**SPEC_V0.extra,
+                                                "model": {"source": "shipped", "sha256": "x"}})
+    assert other.hash() != SPEC_V0.hash()
+
+
+def test_menagerie_variant_without_checkout_fails_clearly(monkeypatch, tmp_path):
+    monkeypatch.setenv("MENAGERIE_ROOT", str(tmp_path))  # a folder without the model
+    (task,) = menagerie_tasks()
+    assert task.spec.id == "anymal-menagerie-v0"
+    assert task.spec.extra["model"] == {"source": "menagerie", "sha256": None}
+    assert task.spec.hash() != SPEC_V0.hash()
+    with pytest.raises(ModelNotFoundError, match="MENAGERIE_ROOT") as err:
+        task.make_env()
+    assert err.value.exit_code == 3
+
+
+def test_menagerie_spec_hash_follows_the_model_files(monkeypatch, tmp_path):
+    folder = tmp_path / "anybotics_anymal_c"
+    folder.mkdir()
+    (folder / "scene.xml").write_text("<mujoco/>")
+    (folder / "anymal_c.xml").write_text("<mujoco/>")
+    monkeypatch.setenv("MENAGERIE_ROOT", str(tmp_path))
+    first = menagerie_tasks()[0].spec
+    (folder / "anymal_c.xml").write_text("<mujoco><!-- edited --></mujoco>")
+    second = menagerie_tasks()[0].spec
+    assert first.extra["model"]["sha256"] and second.extra["model"]["sha256"]
+    assert first.hash() != second.hash()
+
+
+# ---------------------------------------------------------------- env contract
+def test_env_passes_gymnasium_checker():
+    check_env(TASK.make_env().unwrapped, skip_render_check=True)
+
+
+def test_observation_and_action_shapes():
+    env = TASK.make_env()
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (TASK.spec.obs_dim,) and obs.dtype == np.float32
+    assert env.action_space.shape == (TASK.spec.act_dim,)
+    assert len(TASK.spec.extra["obs_scale"]) == TASK.spec.obs_dim
+
+
+@pytest.mark.parametrize("level", ["nominal", "obs_noise_0.1", "friction_x0.5"])
+def test_same_seed_same_rollout(level):
+    lv = TASK.spec.perturbation(level)
+    actions = np.random.default_rng(0).uniform(-0.3, 0.3, size=(40, 12)).astype(np.float32)
+    a, _ = _rollout(TASK.make_env(lv), 11, actions)
+    b, _ = _rollout(TASK.make_env(lv), 11, actions)
+    c, _ = _rollout(TASK.make_env(lv), 12, actions)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape != c.shape or not np.array_equal(a, c)
+
+
+def test_a_fall_ends_the_episode_with_success_and_mode():
+    env = TASK.make_env()
+    # fold every leg (front HFE forward / knee back, hind mirrored): the base drops
+    collapse = np.array([0.0, 1.0, -1.0] * 2 + [0.0, -1.0, 1.0] * 2, np.float32)
+    obs, info = _rollout(env, 0, [collapse] * 100)
+    assert len(obs) < 100
+    assert info["fell"] is True and info["success"] is False and info["mode"] == ""
+
+
+def test_standing_still_is_truncated_at_the_horizon():
+    env = TASK.make_env()
+    obs, info = _rollout(env, 0, [np.zeros(12, np.float32)] * (TASK.spec.max_episode_steps + 5))
+    assert len(obs) == TASK.spec.max_episode_steps + 1
+    assert info["success"] is False and info["mode"] == "" and info["fell"] is False
+
+
+# ---------------------------------------------------------------- expert and dataset
+@pytest.mark.slow
+def test_expert_succeeds_in_every_mode():
+    env = TASK.make_env()
+    ok = {m: 0 for m in MODES}
+    n = 10
+    for i in range(n):
+        for mode in MODES:
+            info = _expert_episode(TASK, env, 1000 + i, mode)
+            ok[mode] += bool(info["success"] and info["mode"] == mode)
+    assert all(v >= 0.9 * n for v in ok.values()), ok
+
+
+def test_expert_refuses_an_unknown_mode():
+    env = TASK.make_env()
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="unknown mode"):
+        TASK.make_expert(env, "middle", np.random.default_rng(0))
+
+
+def test_demonstrations_cover_every_mode_in_the_spec_proportions():
+    buffers, stats = collect_demonstrations(TASK, 4)
+    assert stats["kept"] == 4
+    assert stats["mode_counts"] == {"left": 2, "right": 2}
+    assert buffers[0].observations.shape[1] == TASK.spec.obs_dim
+
+
+# ---------------------------------------------------------------- perturbations
+def test_ladder_has_every_ladder_with_increasing_severity():
+    ladders: dict[str, list[int]] = {}
+    for p in TASK.spec.perturbations[1:]:
+        ladders.setdefault(p.ladder, []).append(p.severity)
+    assert set(ladders) == {"obs_noise", "friction", "payload", "strength", "slope"}
+    assert ladders["obs_noise"] == [1, 2, 3]
+    assert all(v == [1, 2] for k, v in ladders.items() if k != "obs_noise")
+
+
+def test_dynamics_levels_change_the_model():
+    nominal = TASK.make_env().unwrapped
+    m0, idx = nominal.model, nominal.idx
+    checks = {
+        "friction_x0.5": lambda m: np.allclose(m.geom_friction[idx.foot_geoms, 0],
+                                               0.5 * m0.geom_friction[idx.foot_geoms, 0]),
+        "payload_15kg": lambda m: np.isclose(m.body_mass[idx.base_body],
+                                             m0.body_mass[idx.base_body] + 15.0),
+        "strength_x0.65": lambda m: np.allclose(m.actuator_forcerange,
+                                                0.65 * m0.actuator_forcerange)
+        and np.allclose(m.actuator_gainprm[:, 0], 0.65 * m0.actuator_gainprm[:, 0]),
+        "slope_6deg": lambda m: m.opt.gravity[0] < -0.9 and np.isclose(
+            np.linalg.norm(m.opt.gravity), np.linalg.norm(m0.opt.gravity)),
+    }
+    for name, check in checks.items():
+        env = TASK.make_env(TASK.spec.perturbation(name)).unwrapped
+        assert check(env.model), name
+    # the nominal env is untouched by the perturbed ones (each env has its own model)
+    assert np.allclose(TASK.make_env().unwrapped.model.opt.gravity, [0, 0, -9.81])
+
+
+def test_dynamics_perturbations_change_the_motion():
+    actions = [np.zeros(12, np.float32)] * 25
+    nominal, _ = _rollout(TASK.make_env(), 3, actions)
+    for name in ("payload_15kg", "strength_x0.65", "slope_6deg", "friction_x0.25"):
+        perturbed, _ = _rollout(TASK.make_env(TASK.spec.perturbation(name)), 3, actions)
+        assert not np.allclose(perturbed, nominal), name
+    heavy, _ = _rollout(TASK.make_env(TASK.spec.perturbation("payload_15kg")), 3, actions)
+    assert heavy[-1, 0] < nominal[-1, 0]  # a heavier base sags lower
+
+
+def test_observation_noise_levels_wrap_the_env():
+    env = TASK.make_env(TASK.spec.perturbation("obs_noise_0.2"))
+    assert isinstance(env, ObservationNoise) and env.sigma == 0.2
+    clean, _ = TASK.make_env().reset(seed=5)
+    noisy, _ = env.reset(seed=5)
+    diff = np.abs(noisy - clean) / np.asarray(TASK.spec.extra["obs_scale"])
+    assert 0.05 < diff.mean() < 0.4  # about sigma * E|N(0,1)| = 0.16
+
+
+def test_unknown_perturbation_parameter_is_refused():
+    with pytest.raises(ValueError, match="unknown perturbation"):
+        TASK.make_env(PerturbationLevel("x", "dynamics", {"wind": 2.0}))
+
+
+# ---------------------------------------------------------------- the harness end to end
+@pytest.mark.slow
+def test_smoke_evaluation_with_perturbations_through_the_runner(monkeypatch):
+    """bc at the smoke tier on a 20-demo dataset, nominal + a dynamics and a noise level."""
+    from benchmark import runner
+
+    spec = dataclasses.replace(TASK.spec, dataset_id="modebench/anymal/expert-test-v0",
+                               dataset_episodes=20)
+    small = AnymalTask(spec)
+    monkeypatch.setattr(runner, "get_task", lambda task_id: small)
+    req = runner.EvalRequest(method="bc", task="anymal", seeds=(0,), tier="smoke",
+                             perturbations=("friction_x0.5", "obs_noise_0.1"))
+    result = runner.evaluate(req)
+    (seed,) = result.seeds
+    assert {r.level for r in seed.records} == {"nominal", "friction_x0.5", "obs_noise_0.1"}
+    per_level = spec.budget("smoke").eval_episodes
+    assert len(seed.records) == 3 * per_level
+    assert all(r.mode in ("", *MODES) for r in seed.records)
+    assert all(0 < r.length <= spec.max_episode_steps for r in seed.records)
+    for level in ("nominal", "friction_x0.5", "obs_noise_0.1"):
+        assert 0.0 <= seed.metrics[f"success_rate/{level}"] <= 1.0
+    assert result.spec_hash == spec.hash() and result.group_run_id is not None
