@@ -10,7 +10,7 @@ class BenchError(Exception):
 
 
 class UnknownIdError(BenchError):
-    """An unknown task, method or tier id (exit code 2, like a usage error)."""
+    """An unknown task, method, tier or level id, or malformed arguments (exit code 2)."""
 
     exit_code = 2
 

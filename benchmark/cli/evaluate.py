@@ -26,7 +26,7 @@ def evaluate(
 ) -> None:
     """Evaluate METHOD on TASK: pretrain (cached), fine-tune, evaluate, log to MLflow."""
     with user_errors():
-        from benchmark.errors import BenchError
+        from benchmark.errors import UnknownIdError
         from benchmark.progress import Progress
         from benchmark.runner import EvalRequest
         from benchmark.runner import evaluate as run_evaluate
@@ -35,7 +35,7 @@ def evaluate(
         try:
             seed_list = tuple(parse_seeds(seeds))
         except ValueError as exc:
-            raise BenchError(f"--seeds: {exc}") from None
+            raise UnknownIdError(f"--seeds: {exc}") from None
         levels = tuple(p.strip() for p in perturbation.split(",") if p.strip())
         req = EvalRequest(
             method=method, task=task, seeds=seed_list, tier=tier, perturbations=levels,
