@@ -167,9 +167,11 @@ class RayExecutor:
         try:
             import ray  # noqa: F401
         except ImportError:
+            # no square brackets in the message: the CLI prints errors as rich markup
             raise ExecutorError(
-                "--executor ray needs Ray, which is not installed: "
-                "pip install 'modebench[ray]' (or use the default --executor local)") from None
+                "--executor ray needs Ray, which is not installed: install modebench's "
+                "optional 'ray' extra (pip install ray), or use the default --executor local"
+            ) from None
         self.address, self.retries, self.threads = address, retries, threads
         self.workers = workers or 0
 
