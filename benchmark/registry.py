@@ -16,7 +16,7 @@ import importlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -75,25 +75,33 @@ def _closest(name: str, known: Iterable[str]) -> str:
     return f"Known: {', '.join(known)}.{hint}"
 
 
-@lru_cache(maxsize=None)
+def _load_plugin(kind: str, name: str, builtins: dict[str, str], group: str,
+                 known: Any) -> tuple[str, Any]:
+    """Import a built-in (by path) or an entry point; any failure becomes an AdapterError.
+
+    Returns:
+        (source, object): where it came from (``module:attr``) and what it loaded.
+    """
+    if name in builtins:
+        source = builtins[name]
+        load = lambda: _load_object(source)  # noqa: E731
+    else:
+        eps = _entry_points(group)
+        if name not in eps:
+            raise UnknownIdError(f"unknown {kind} {name!r}. {_closest(name, known())}")
+        source = eps[name].value
+        load = eps[name].load
+    try:
+        return source, load()
+    except Exception as exc:  # a broken plugin must not take the harness down
+        raise AdapterError(f"{kind} {name!r} ({source}) failed to load: "
+                           f"{type(exc).__name__}: {exc}") from exc
+
+
+@cache
 def _task_family(family: str) -> tuple[Task, ...]:
     """Load one family's tasks (built-in module or entry point)."""
-    if family in BUILTIN_TASKS:
-        source = BUILTIN_TASKS[family]
-        try:
-            obj = _load_object(source)
-        except Exception as exc:
-            raise AdapterError(f"task family {family!r} ({source}) failed to load: "
-                               f"{type(exc).__name__}: {exc}") from exc
-    else:
-        eps = _entry_points(TASK_GROUP)
-        if family not in eps:
-            raise UnknownIdError(f"unknown task {family!r}.")
-        source = eps[family].value
-        try:
-            obj = eps[family].load()
-        except Exception as exc:  # a broken plugin must not take the harness down
-            raise AdapterError(f"task plugin {family!r} ({source}) failed to load: {exc}") from exc
+    source, obj = _load_plugin("task family", family, BUILTIN_TASKS, TASK_GROUP, task_families)
     if callable(obj) and not isinstance(obj, Task):
         obj = obj()
     tasks = (obj,) if isinstance(obj, Task) else tuple(obj)
@@ -155,7 +163,7 @@ def method_ids() -> list[str]:
     return sorted(set(BUILTIN_METHODS) | set(_RUNTIME_METHODS) | set(_entry_points(METHOD_GROUP)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_method_class(method_id: str) -> type:
     """Resolve a method id to its validated adapter class.
 
@@ -165,24 +173,8 @@ def get_method_class(method_id: str) -> type:
     """
     if method_id in _RUNTIME_METHODS:
         cls = _RUNTIME_METHODS[method_id]
-    elif method_id in BUILTIN_METHODS:
-        source = BUILTIN_METHODS[method_id]
-        try:
-            cls = _load_object(source)
-        except Exception as exc:
-            raise AdapterError(f"method {method_id!r} ({source}) failed to load: "
-                               f"{type(exc).__name__}: {exc}") from exc
     else:
-        eps = _entry_points(METHOD_GROUP)
-        if method_id not in eps:
-            raise UnknownIdError(f"unknown method {method_id!r}. {_closest(method_id, method_ids())}")
-        source = eps[method_id].value
-        try:
-            cls = eps[method_id].load()
-        except Exception as exc:
-            raise AdapterError(
-                f"method plugin {method_id!r} ({source}) failed to load: {exc}"
-            ) from exc
+        _, cls = _load_plugin("method", method_id, BUILTIN_METHODS, METHOD_GROUP, method_ids)
     validate_method_class(cls, method_id)
     return cls
 

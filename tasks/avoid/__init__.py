@@ -20,9 +20,8 @@ OBS_SCALE = (0.15, 0.35, 0.3, 0.3)
 def _ladder() -> tuple[PerturbationLevel, ...]:
     levels = [NOMINAL]
     for i, sigma in enumerate((0.05, 0.1, 0.2), start=1):
-        levels.append(
-            PerturbationLevel(f"obs_noise_{sigma}", "obs_noise", {"obs_noise": sigma}, "obs_noise", i)
-        )
+        levels.append(PerturbationLevel(
+            f"obs_noise_{sigma}", "obs_noise", {"obs_noise": sigma}, "obs_noise", i))
     for ladder, key, values in (
         ("drag", "drag_scale", (0.5, 2.0)),
         ("mass", "mass_scale", (1.5, 2.0)),
