@@ -60,12 +60,12 @@ SPEC_V0 = TaskSpec(
     mode_weights=(0.5, 0.5),
     dataset_id="modebench/robosuite-lift/expert-v0",
     dataset_episodes=100,
-    dataset_hash=None,
+    dataset_hash="844f3ac8dd256e35",
     perturbations=_ladder(),
     tiers={
         "smoke": TierBudget(
             n_demos=20, pretrain_steps=200, batch_size=64, finetune_iterations=2,
-            finetune_steps_per_iter=8, n_envs=2, eval_episodes=4,
+            finetune_steps_per_iter=8, n_envs=2, eval_episodes=2,
         ),
         "small": TierBudget(
             n_demos=100, pretrain_steps=5000, batch_size=256, finetune_iterations=40,
