@@ -22,6 +22,10 @@ class DiffusionConfig:
         denoising_steps: DDPM steps T of training (DPPO: 20).
         ddim_steps: DDIM steps used for sampling at evaluation and during fine-tuning
             (DPPO's DDIM fine-tuning configs use 5).
+        ddim_spacing: ``"trailing"`` (DDIM steps T-1, T-1-r, ...: the first step sees pure
+            noise, as the sampler assumes) or ``"leading"`` (DPPO's 0, r, 2r, ... flipped,
+            whose first step treats pure noise as step (n-1)r < T-1; with T = 20 and 5 steps
+            it starts at t = 16 and measurably blurs the modes).
         denoised_clip_value: Clip of the predicted clean action x0 (normalised units),
             as in DPPO; keeps sampled chunks inside the data's range.
         randn_clip_value: Clip of the sampled Gaussian noise during sampling (DPPO: 10
@@ -46,6 +50,7 @@ class DiffusionConfig:
     residual: bool = False
     denoising_steps: int = 20
     ddim_steps: int = 5
+    ddim_spacing: str = "trailing"
     denoised_clip_value: float = 1.0
     randn_clip_value: float = 10.0
     final_action_clip_value: float = 1.0
@@ -63,5 +68,7 @@ class DiffusionConfig:
             raise ValueError("denoising_steps and ddim_steps must be >= 1")
         if self.ddim_steps > self.denoising_steps:
             raise ValueError("ddim_steps cannot exceed denoising_steps")
+        if self.ddim_spacing not in ("trailing", "leading"):
+            raise ValueError("ddim_spacing must be 'trailing' or 'leading'")
         if self.normalization != "minmax":
             raise ValueError(f"unknown normalization {self.normalization!r}; use 'minmax'")

@@ -59,7 +59,10 @@ class Diffusion(nn.Module):
         alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)
         self.register_buffer("alphas_cumprod", alphas_cumprod, persistent=False)
         step_ratio = cfg.denoising_steps // cfg.ddim_steps
-        ddim_t = torch.arange(0, cfg.ddim_steps) * step_ratio
+        if cfg.ddim_spacing == "leading":  # DPPO's choice: first DDIM step at t < T - 1
+            ddim_t = torch.arange(0, cfg.ddim_steps) * step_ratio
+        else:  # "trailing": the first DDIM step is t = T - 1, where the input is pure noise
+            ddim_t = torch.arange(1, cfg.ddim_steps + 1) * step_ratio - 1
         ddim_alphas = alphas_cumprod[ddim_t]
         ddim_alphas_prev = torch.cat([torch.ones(1), alphas_cumprod[ddim_t[:-1]]])
         # flipped so index 0 is the first (noisiest) DDIM step

@@ -1,0 +1,95 @@
+"""``dppo``: Diffusion Policy Policy Optimization (Ren et al. 2024) on the shared backbone.
+
+The adapter imports no torch; the algorithm lives in :mod:`baselines.dppo.ppo`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from baselines.common.config import DiffusionConfig
+from baselines.common.method import DiffusionMethodBase, apply_options
+from baselines.dppo.config import DPPOConfig
+from benchmark.errors import AdapterError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from baselines.common.policy import DiffusionPolicy
+    from baselines.dppo.ppo import DPPOTrainer
+    from benchmark.adapter import RunContext
+
+
+@dataclass(frozen=True)
+class DPPOMethodConfig:
+    """What ``bench`` logs and hashes for ``dppo``: backbone + fine-tuning configs."""
+
+    diffusion: DiffusionConfig
+    finetune: DPPOConfig
+
+
+class DPPOMethod(DiffusionMethodBase):
+    """DPPO fine-tuning of the pretrained diffusion policy (DDIM chain, last K' steps).
+
+    Args:
+        diffusion: Backbone config.
+        finetune: DPPO config (``ctx.options`` override its fields).
+    """
+
+    name = "dppo"
+    version = "1"
+    description = "DPPO: PPO on the last K' DDIM denoising steps (Ren et al. 2024)"
+    config_class: type = DPPOConfig
+
+    def __init__(self, diffusion: DiffusionConfig | None = None,
+                 finetune: Any | None = None) -> None:
+        super().__init__(diffusion)
+        self.finetune_config = finetune or self.config_class()
+
+    def config(self) -> DPPOMethodConfig:
+        """Backbone and fine-tuning configs."""
+        return DPPOMethodConfig(self.diffusion, self.finetune_config)
+
+    def make_trainer(self, policy: DiffusionPolicy, cfg: Any, ctx: RunContext) -> DPPOTrainer:
+        """The trainer class of this method (subclasses return theirs)."""
+        from baselines.dppo.ppo import DPPOTrainer
+
+        return DPPOTrainer(policy, cfg, ctx.device, ctx.seed)
+
+    def finetune(self, policy: Any, ctx: RunContext) -> DiffusionPolicy:
+        """Fine-tune within ``ctx.budget``: ``finetune_iterations`` x ``n_envs`` x
+        ``finetune_steps_per_iter`` decisions; the returned policy acts with deterministic
+        DDIM (eta = 0) through the fine-tuned last K' steps."""
+        from baselines.common.policy import DiffusionPolicy
+
+        if not isinstance(policy, DiffusionPolicy):
+            raise AdapterError(f"{self.name} fine-tunes modebench diffusion policies, got "
+                               f"{type(policy).__name__}")
+        cfg = apply_options(self.finetune_config, ctx.options)
+        budget = ctx.budget
+        policy = self.prepare_policy(policy, cfg, ctx)
+        trainer = self.make_trainer(policy, cfg, ctx)
+        venv = ctx.make_vector_env(budget.n_envs, ctx.seed)
+        try:
+            from benchmark.seeding import train_seed
+
+            obs, _ = venv.reset(seed=[train_seed(ctx.seed, i) for i in range(budget.n_envs)])
+            trainer.train(venv, obs, budget.finetune_iterations,
+                          budget.finetune_steps_per_iter, ctx.progress)
+        finally:
+            venv.close()
+        self.last_trainer = trainer
+        return trainer.policy
+
+    def prepare_policy(self, policy: DiffusionPolicy, cfg: Any,
+                       ctx: RunContext) -> DiffusionPolicy:
+        """Hook before training (BMD discovers modes and wraps the policy here)."""
+        return policy
+
+
+def finetune_fields(cfg: Any) -> dict[str, Any]:
+    """The config as a dict (for logs)."""
+    return dataclasses.asdict(cfg)
+
+
+__all__ = ["DPPOMethod", "DPPOMethodConfig"]

@@ -1,0 +1,477 @@
+"""DPPO: PPO over the denoising chain of a diffusion policy (Ren et al. 2024).
+
+The environment MDP (one step = one action chunk executed open-loop) is extended by the
+inner denoising MDP: each fine-tuned DDIM step ``x_j -> x_{j+1}`` is an action of a Gaussian
+policy ``N(mu_θ(x_j, s), σ_j^2)`` whose advantage is the environment decision's GAE
+advantage, discounted by ``gamma_denoising`` per remaining denoising step. The structure
+follows DPPO's ``train_ppo_diffusion_agent.py`` (collection, GAE, minibatches over
+(decision, denoising step) pairs, target-KL stop) and ``diffusion_ppo.py`` (the loss).
+
+Deviations from the public code, all deliberate:
+
+* truncated episodes bootstrap from ``V(final_obs)`` (DPPO bootstraps from the next
+  episode's reset observation under auto-reset), and GAE traces are cut at every episode
+  end; terminal steps get no bootstrap;
+* learning rates are constant (DPPO's configs set the cosine schedule's min equal to lr).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from baselines.common.nets import CriticObs
+from baselines.common.policy import DiffusionPolicy
+from baselines.dppo.config import DPPOConfig
+from benchmark.errors import TrainingError
+from benchmark.progress import SILENT, Progress
+
+
+# ---------------------------------------------------------------------- pure functions
+def gae(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray, dones: np.ndarray,
+        gamma: float, lam: float) -> tuple[np.ndarray, np.ndarray]:
+    """Generalised advantage estimation over environment decisions.
+
+    Args:
+        rewards: r_t, shape (S, N) (S decisions, N envs).
+        values: V(s_t), shape (S, N).
+        next_values: Value of the true successor of s_t, shape (S, N): V(s_{t+1}) while the
+            episode runs, V(final_obs) when it was truncated, 0 when it terminated.
+        dones: Whether the episode ended at t (terminated or truncated), shape (S, N); the
+            advantage trace does not cross an episode boundary.
+        gamma: Discount.
+        lam: GAE λ.
+
+    Returns:
+        ``advantages`` and ``returns`` (= advantages + values), each (S, N).
+    """
+    s = rewards.shape[0]
+    adv = np.zeros_like(rewards, dtype=np.float64)
+    last = np.zeros(rewards.shape[1:], dtype=np.float64)
+    for t in reversed(range(s)):
+        delta = rewards[t] + gamma * next_values[t] - values[t]
+        last = delta + gamma * lam * (1.0 - dones[t]) * last
+        adv[t] = last
+    return adv, adv + values
+
+
+def clip_coef_schedule(k: int, coef: float, base: float, rate: float) -> np.ndarray:
+    """PPO clip per fine-tuned denoising step (DPPO ``diffusion_ppo.py``), shape (k,).
+
+    Exponential interpolation from ``base`` (first fine-tuned step, j = 0) to ``coef`` (last
+    step, j = k - 1): ``base + (coef - base) * (exp(rate * j/(k-1)) - 1) / (exp(rate) - 1)``.
+    """
+    if k == 1:
+        return np.array([coef])
+    t = np.arange(k) / (k - 1)
+    return base + (coef - base) * (np.exp(rate * t) - 1) / (math.exp(rate) - 1)
+
+
+def ppo_policy_loss(new_logprob: torch.Tensor, old_logprob: torch.Tensor,
+                    advantages: torch.Tensor, clip: torch.Tensor | float
+                    ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Clipped PPO surrogate ``mean(max(-A r, -A clip(r, 1-c, 1+c)))``.
+
+    Args:
+        new_logprob: log π_new, (B,).
+        old_logprob: log π_old, (B,).
+        advantages: (B,), already normalised/discounted.
+        clip: Clip coefficient, scalar or (B,).
+
+    Returns:
+        The loss and diagnostics ``approx_kl``, ``clipfrac``, ``ratio``.
+    """
+    logratio = new_logprob - old_logprob
+    ratio = logratio.exp()
+    clip_t = torch.as_tensor(clip, dtype=ratio.dtype, device=ratio.device)
+    pg1 = -advantages * ratio
+    pg2 = -advantages * torch.clamp(ratio, 1 - clip_t, 1 + clip_t)
+    loss = torch.max(pg1, pg2).mean()
+    with torch.no_grad():
+        approx_kl = ((ratio - 1) - logratio).mean().item()
+        clipfrac = ((ratio - 1.0).abs() > clip_t).float().mean().item()
+    return loss, {"approx_kl": approx_kl, "clipfrac": clipfrac, "ratio": ratio.mean().item()}
+
+
+def gaussian_entropy(std: torch.Tensor) -> torch.Tensor:
+    """Closed-form differential entropy per dimension of N(·, std²): 0.5 log(2πe std²)."""
+    return 0.5 * torch.log(2 * math.pi * math.e * std ** 2)
+
+
+class RunningMeanStd:
+    """Running mean/variance (Welford, parallel form) of scalars."""
+
+    def __init__(self) -> None:
+        self.mean, self.var, self.count = 0.0, 1.0, 1e-4
+
+    def update(self, x: np.ndarray) -> None:
+        """Fold a batch of values in."""
+        x = np.asarray(x, dtype=np.float64).ravel()
+        if x.size == 0:
+            return
+        bm, bv, bc = x.mean(), x.var(), x.size
+        delta, tot = bm - self.mean, self.count + bc
+        m2 = self.var * self.count + bv * bc + delta ** 2 * self.count * bc / tot
+        self.mean, self.var, self.count = self.mean + delta * bc / tot, m2 / tot, tot
+
+
+class RunningRewardScaler:
+    """DPPO's ``RunningRewardScaler``: divide rewards by the running std of the discounted
+    return (per env, reset at episode starts), then clip.
+
+    Args:
+        n_envs: Number of envs.
+        gamma: Discount of the tracked return.
+        clip: Clip of scaled rewards.
+    """
+
+    def __init__(self, n_envs: int, gamma: float, clip: float = 10.0) -> None:
+        self.ret = np.zeros(n_envs)
+        self.rms = RunningMeanStd()
+        self.gamma, self.clip = gamma, clip
+
+    def __call__(self, rewards: np.ndarray, firsts: np.ndarray) -> np.ndarray:
+        """Scale rewards (S, N); ``firsts`` (S, N) marks decisions that start an episode."""
+        rets = np.zeros_like(rewards, dtype=np.float64)
+        ret = self.ret
+        for t in range(rewards.shape[0]):
+            ret = ret * self.gamma * (1.0 - firsts[t]) + rewards[t]
+            rets[t] = ret
+        self.ret = ret
+        self.rms.update(rets)
+        return np.clip(rewards / np.sqrt(self.rms.var + 1e-8), -self.clip, self.clip)
+
+
+class Eta(nn.Module):
+    """DDIM eta of the stochastic chain: fixed (``EtaFixed``) or learned per action
+    dimension (``EtaAction``-like), squashed into [min_eta, max_eta] with tanh.
+
+    Args:
+        cfg: DPPO config.
+        flat_dim: ``horizon * act_dim`` (a learned eta is per action dim, shared over time).
+        act_dim: Action size.
+    """
+
+    def __init__(self, cfg: DPPOConfig, flat_dim: int, act_dim: int) -> None:
+        super().__init__()
+        self.min, self.max, self.learn = cfg.min_eta, cfg.max_eta, cfg.learn_eta
+        self.horizon = flat_dim // act_dim
+        if cfg.learn_eta:
+            init = 2 * (cfg.eta - cfg.min_eta) / (cfg.max_eta - cfg.min_eta) - 1
+            self.logit = nn.Parameter(torch.full((act_dim,), math.atanh(init)))
+        else:
+            self.register_buffer("fixed", torch.tensor(float(cfg.eta)))
+
+    def forward(self) -> torch.Tensor:
+        """Eta, shape () when fixed or (H * A,) when learned."""
+        if not self.learn:
+            return self.fixed
+        eta = 0.5 * (torch.tanh(self.logit) + 1) * (self.max - self.min) + self.min
+        return eta.repeat(self.horizon)
+
+
+# ---------------------------------------------------------------------- the trainer
+@dataclass
+class Rollout:
+    """One iteration's on-policy data; S decisions x N envs.
+
+    Attributes:
+        obs: Normalised observations, (S, N, obs_dim).
+        chains: Fine-tuned denoising chains, (S, N, K' + 1, H * A).
+        rewards: Environment rewards (unscaled), (S, N).
+        intrinsic: Intrinsic rewards added by subclasses (unscaled), (S, N).
+        terminated: (S, N).
+        dones: Terminated or truncated, (S, N).
+        firsts: Decision starts an episode, (S, N).
+        next_obs: Normalised true successor observations (final obs at episode ends),
+            (S, N, obs_dim).
+        extras: Subclass data (e.g. BMD's latent per decision).
+    """
+
+    obs: np.ndarray
+    chains: np.ndarray
+    rewards: np.ndarray
+    intrinsic: np.ndarray
+    terminated: np.ndarray
+    dones: np.ndarray
+    firsts: np.ndarray
+    next_obs: np.ndarray
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class DPPOTrainer:
+    """Fine-tunes a :class:`DiffusionPolicy` with DPPO.
+
+    Subclasses customise the initial noise (:meth:`initial_noise`), episode bookkeeping
+    (:meth:`on_episode_start`), intrinsic rewards (:meth:`intrinsic_rewards`) and extra
+    per-iteration training (:meth:`after_collect`).
+
+    Args:
+        policy: The pretrained policy (modified in place: gains ``actor_ft``).
+        cfg: DPPO config.
+        device: Torch device.
+        seed: Training seed (initial-noise and chain draws use a generator seeded by it).
+    """
+
+    def __init__(self, policy: DiffusionPolicy, cfg: DPPOConfig, device: str = "cpu",
+                 seed: int = 0) -> None:
+        self.policy, self.cfg, self.device = policy, cfg, device
+        model = policy.model
+        k = min(cfg.ft_denoising_steps, model.cfg.ddim_steps)
+        policy.enable_finetuning(k)
+        self.k = k
+        self.gen = torch.Generator(device=device).manual_seed(10_007 * seed + 17)
+        torch.manual_seed(seed)
+        self.critic = CriticObs(policy.obs_dim, cfg.critic_hidden_dims).to(device)
+        self.eta = Eta(cfg, model.flat_dim, policy.act_dim).to(device)
+        actor_params = list(model.actor_ft.parameters())
+        self.actor_optim = torch.optim.Adam(actor_params, lr=cfg.actor_lr)
+        self.critic_optim = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr)
+        self.eta_optim = (torch.optim.Adam(self.eta.parameters(), lr=cfg.eta_lr)
+                          if cfg.learn_eta else None)
+        self.clip_coefs = torch.as_tensor(
+            clip_coef_schedule(k, cfg.clip_ploss_coef, cfg.clip_ploss_coef_base,
+                               cfg.clip_ploss_coef_rate), dtype=torch.float32, device=device)
+        self.timing: dict[str, float] = {"env": 0.0, "sample": 0.0, "update": 0.0}
+        self.env_steps = 0
+        self.history: list[dict[str, float]] = []
+
+    # -------------------------------------------------------------- hooks
+    def initial_noise(self, n: int) -> torch.Tensor:
+        """Initial DDIM noise for the N envs' current decisions, (N, H * A)."""
+        return torch.randn(n, self.policy.model.flat_dim, generator=self.gen,
+                           device=self.device)
+
+    def on_episode_start(self, mask: np.ndarray) -> None:
+        """Called with a (N,) bool mask of envs whose episode starts now."""
+
+    def intrinsic_rewards(self, obs: np.ndarray, next_obs: np.ndarray,
+                          dones: np.ndarray) -> np.ndarray:
+        """Intrinsic reward of each env's decision (N,); 0 for DPPO."""
+        return np.zeros(len(obs))
+
+    def step_extras(self) -> dict[str, np.ndarray]:
+        """Per-decision data a subclass records (each (N, ...))."""
+        return {}
+
+    def after_collect(self, batch: Rollout) -> dict[str, float]:
+        """Extra training on the iteration's data (BMD's discriminator); returns stats."""
+        return {}
+
+    # -------------------------------------------------------------- log-probs
+    def logprobs(self, cond: torch.Tensor, x_prev: torch.Tensor, x_next: torch.Tensor,
+                 index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probability of fine-tuned denoising transitions (DPPO ``get_logprobs``).
+
+        Args:
+            cond: Normalised observations, (B, obs_dim).
+            x_prev: Chain states before the step, (B, H * A).
+            x_next: Chain states after the step, (B, H * A).
+            index: DDIM index of each step, (B,) int64 (fine-tuned indices only).
+
+        Returns:
+            Log-probs averaged over the executed actions' dimensions, (B,), each dimension
+            clipped to [logprob_min, logprob_max]; and the sampling std (B, H * A) (for the
+            entropy bonus).
+        """
+        cfg = self.cfg
+        mu, sigma = self.policy.model.p_mean_std(x_prev, index, cond, self.eta())
+        std = sigma.expand_as(mu).clamp(min=cfg.min_logprob_denoising_std)
+        lp = torch.distributions.Normal(mu, std).log_prob(x_next)
+        lp = lp.clamp(cfg.logprob_min, cfg.logprob_max)
+        h, a = self.policy.horizon, self.policy.act_dim
+        # only the executed actions (DPPO's reward_horizon = act_steps) carry the signal
+        lp = lp.view(-1, h, a)[:, : self.policy.act_steps].mean(dim=(1, 2))
+        sample_std = sigma.expand_as(mu).clamp(min=cfg.min_sampling_denoising_std)
+        return lp, sample_std
+
+    def chain_logprobs(self, obs: torch.Tensor, chains: torch.Tensor) -> torch.Tensor:
+        """Log-probs of every fine-tuned step of chains (B, K'+1, H*A) -> (B, K')."""
+        b = chains.shape[0]
+        n = self.policy.model.cfg.ddim_steps
+        out = []
+        for j in range(self.k):
+            idx = torch.full((b,), n - self.k + j, dtype=torch.long, device=self.device)
+            lp, _ = self.logprobs(obs, chains[:, j], chains[:, j + 1], idx)
+            out.append(lp)
+        return torch.stack(out, dim=1)
+
+    # -------------------------------------------------------------- collection
+    def collect(self, venv: Any, obs: np.ndarray, n_steps: int,
+                firsts_now: np.ndarray) -> tuple[Rollout, np.ndarray, np.ndarray]:
+        """Run ``n_steps`` decisions in every env with the stochastic fine-tuned chain.
+
+        Returns:
+            The rollout, the last observations (N, obs_dim) and the next decision's
+            episode-start mask (N,).
+        """
+        cfg, pol = self.cfg, self.policy
+        n = len(obs)
+        o_buf, c_buf, r_buf, ri_buf, te_buf, d_buf, f_buf, no_buf = ([] for _ in range(8))
+        extras: dict[str, list[np.ndarray]] = {}
+        firsts = firsts_now
+        with torch.no_grad():
+            eta = self.eta()
+        for _ in range(n_steps):
+            t0 = time.perf_counter()
+            self.on_episode_start(firsts)
+            for key, val in self.step_extras().items():
+                extras.setdefault(key, []).append(val)
+            cond = pol.normalize_obs(obs)
+            x, chain = pol.model.sample(
+                cond, self.initial_noise(n), deterministic=False, eta=eta,
+                min_sampling_std=cfg.min_sampling_denoising_std,
+                randn_clip_value=cfg.randn_clip_value, return_chain=True, generator=self.gen)
+            actions = pol.chunk_to_actions(x)
+            t1 = time.perf_counter()
+            next_obs, reward, term, trunc, infos = venv.step(actions)
+            t2 = time.perf_counter()
+            self.timing["sample"] += t1 - t0
+            self.timing["env"] += t2 - t1
+            done = np.logical_or(term, trunc)
+            true_next = np.array(next_obs, dtype=np.float32, copy=True)
+            if done.any() and "_final_obs" in infos:
+                for i in np.flatnonzero(infos["_final_obs"]):
+                    true_next[i] = infos["final_obs"][i]
+            self.env_steps += int(np.sum(_env_steps(infos, done, n, pol.act_steps)))
+            ri = self.intrinsic_rewards(obs, true_next, done)
+            o_buf.append(cond.cpu().numpy())
+            c_buf.append(chain.cpu().numpy())
+            r_buf.append(np.asarray(reward, dtype=np.float64))
+            ri_buf.append(np.asarray(ri, dtype=np.float64))
+            te_buf.append(np.asarray(term, dtype=np.float64))
+            d_buf.append(done.astype(np.float64))
+            f_buf.append(firsts.astype(np.float64))
+            no_buf.append(pol.obs_norm.normalize(true_next))
+            obs = np.asarray(next_obs, dtype=np.float32)
+            firsts = done
+        batch = Rollout(np.stack(o_buf), np.stack(c_buf), np.stack(r_buf), np.stack(ri_buf),
+                        np.stack(te_buf), np.stack(d_buf), np.stack(f_buf), np.stack(no_buf),
+                        {k: np.stack(v) for k, v in extras.items()})
+        return batch, obs, firsts
+
+    # -------------------------------------------------------------- update
+    def update(self, batch: Rollout, scaler: RunningRewardScaler | None,
+               train_actor: bool) -> dict[str, float]:
+        """GAE + PPO epochs over (decision, denoising step) minibatches."""
+        cfg, dev = self.cfg, self.device
+        s, n = batch.rewards.shape
+        obs_t = torch.as_tensor(batch.obs.reshape(s * n, -1), device=dev)
+        chains_t = torch.as_tensor(batch.chains.reshape(s * n, self.k + 1, -1), device=dev)
+        with torch.no_grad():
+            values = self.critic(obs_t).cpu().numpy().reshape(s, n).astype(np.float64)
+            nv = self.critic(torch.as_tensor(batch.next_obs.reshape(s * n, -1), device=dev))
+            next_values = nv.cpu().numpy().reshape(s, n).astype(np.float64)
+            old_lp = self.chain_logprobs(obs_t, chains_t)  # (S*N, K')
+        next_values *= 1.0 - batch.terminated
+        rewards = batch.rewards + batch.intrinsic
+        if scaler is not None:
+            rewards = scaler(rewards, batch.firsts)
+        rewards = rewards * cfg.reward_scale_const
+        adv, ret = gae(rewards, values, next_values, batch.dones, cfg.gamma, cfg.gae_lambda)
+        adv_t = torch.as_tensor(adv.reshape(-1), dtype=torch.float32, device=dev)
+        ret_t = torch.as_tensor(ret.reshape(-1), dtype=torch.float32, device=dev)
+        val_t = torch.as_tensor(values.reshape(-1), dtype=torch.float32, device=dev)
+        total = s * n * self.k
+        mb = min(cfg.batch_size, total)
+        n_ddim = self.policy.model.cfg.ddim_steps
+        stats: dict[str, list[float]] = {}
+        stop = False
+        for _epoch in range(cfg.update_epochs):
+            perm = torch.randperm(total, generator=self.gen, device=dev)
+            for start in range(0, total, mb):
+                ids = perm[start:start + mb]
+                bi, di = ids // self.k, ids % self.k
+                cond = obs_t[bi]
+                new_lp, std = self.logprobs(cond, chains_t[bi, di], chains_t[bi, di + 1],
+                                            n_ddim - self.k + di)
+                a = adv_t[bi]
+                if cfg.norm_adv and len(a) > 1:
+                    a = (a - a.mean()) / (a.std() + 1e-8)
+                a = a * cfg.gamma_denoising ** (self.k - di - 1).float()
+                pg_loss, info = ppo_policy_loss(new_lp, old_lp[bi, di], a, self.clip_coefs[di])
+                new_v = self.critic(cond)
+                if cfg.clip_vloss_coef is not None:
+                    v_clip = val_t[bi] + (new_v - val_t[bi]).clamp(-cfg.clip_vloss_coef,
+                                                                    cfg.clip_vloss_coef)
+                    v_loss = 0.5 * torch.max((new_v - ret_t[bi]) ** 2,
+                                             (v_clip - ret_t[bi]) ** 2).mean()
+                else:
+                    v_loss = 0.5 * ((new_v - ret_t[bi]) ** 2).mean()
+                entropy = gaussian_entropy(std).mean()
+                loss = pg_loss - cfg.ent_coef * entropy + cfg.vf_coef * v_loss
+                if not torch.isfinite(loss):
+                    raise TrainingError(
+                        f"{type(self).__name__}: non-finite PPO loss (pg={pg_loss.item()}, "
+                        f"v={v_loss.item()}); lower actor_lr/critic_lr")
+                self.actor_optim.zero_grad(set_to_none=True)
+                self.critic_optim.zero_grad(set_to_none=True)
+                if self.eta_optim is not None:
+                    self.eta_optim.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.max_grad_norm is not None:
+                    nn.utils.clip_grad_norm_(self.policy.model.actor_ft.parameters(),
+                                             cfg.max_grad_norm)
+                    nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.max_grad_norm)
+                self.critic_optim.step()
+                if train_actor:
+                    self.actor_optim.step()
+                    if self.eta_optim is not None:
+                        self.eta_optim.step()
+                for key, val in (("pg_loss", pg_loss.item()), ("v_loss", v_loss.item()),
+                                 ("entropy", entropy.item()), *info.items()):
+                    stats.setdefault(key, []).append(val)
+                if train_actor and cfg.target_kl is not None and info["approx_kl"] > cfg.target_kl:
+                    stop = True
+                    break
+            if stop:
+                break
+        out = {k: float(np.mean(v)) for k, v in stats.items()}
+        out["kl_stop"] = float(stop)
+        return out
+
+    # -------------------------------------------------------------- main loop
+    def train(self, venv: Any, obs: np.ndarray, iterations: int, n_steps: int,
+              progress: Progress = SILENT) -> DiffusionPolicy:
+        """Run ``iterations`` of collect + update; returns the fine-tuned policy."""
+        cfg = self.cfg
+        n = len(obs)
+        scaler = RunningRewardScaler(n, cfg.gamma) if cfg.reward_scale_running else None
+        warmup = min(cfg.n_critic_warmup_itr, max(iterations - 1, 0))
+        firsts = np.ones(n, dtype=bool)
+        with progress.task(f"fine-tune {type(self).__name__.replace('Trainer', '')}",
+                           total=iterations) as advance:
+            for itr in range(iterations):
+                self.policy.model.eval()
+                batch, obs, firsts = self.collect(venv, obs, n_steps, firsts)
+                t0 = time.perf_counter()
+                extra = self.after_collect(batch)
+                stats = self.update(batch, scaler, train_actor=itr >= warmup)
+                self.timing["update"] += time.perf_counter() - t0
+                ended = batch.dones.sum()
+                stats.update(extra)
+                stats["iteration"] = itr
+                stats["episodes"] = float(ended)
+                stats["reward"] = float(batch.rewards.sum() / max(ended, 1))
+                self.history.append(stats)
+                advance(1, ret=stats["reward"], kl=stats.get("approx_kl", 0.0))
+        self.policy.model.eval()
+        return self.policy
+
+
+def _env_steps(infos: dict[str, Any], done: np.ndarray, n: int, act_steps: int) -> np.ndarray:
+    """Env steps of each env's last decision (``env_steps`` info of ChunkedActions)."""
+    steps = np.full(n, act_steps)
+    if "env_steps" in infos:
+        steps = np.where(infos.get("_env_steps", np.ones(n, bool)), infos["env_steps"], steps)
+    if done.any() and "final_info" in infos:
+        fi = infos["final_info"]
+        if "env_steps" in fi:
+            steps = np.where(done, fi["env_steps"], steps)
+    return steps
