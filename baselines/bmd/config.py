@@ -1,0 +1,77 @@
+"""BMD's configuration. Every choice the paper's summary leaves open is a field here, with
+its default and the reason for it (Longhini et al., ICML 2026, arXiv 2605.11387; only the
+public summary is available, see /work/shared/papers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from baselines.dppo.config import DPPOConfig
+
+
+@dataclass(frozen=True)
+class BMDConfig(DPPOConfig):
+    """DPPO fine-tuning + unsupervised mode discovery + a mutual-information reward.
+
+    Attributes:
+        n_modes: K, the number of discrete latent modes z. The paper sets it by hand (it
+            lists automatic K as future work); 8 matches the largest demonstrated-mode
+            count of the built-in tasks and is *not* read from the task spec, so discovery
+            stays label-free.
+        discovery_episodes: Rollouts of the pretrained policy used for discovery. 256 gives
+            ~30 successful episodes per mode at K = 8 on ``avoid`` while costing ~2 s.
+        discovery_successful_only: Cluster only episodes that met the task's success rule
+            (a failed episode's trajectory is a crash, not a behaviour); falls back to all
+            episodes when fewer than ``4 * n_modes`` succeeded.
+        feature_points: Discovery's generic trajectory feature: the (normalised) observation
+            trajectory resampled at this many evenly spaced times, flattened and
+            standardised. No task knowledge (e.g. which dims are x/y) is used.
+        kmeans_restarts: k-means++ restarts (the best inertia is kept).
+        kmeans_iters: Lloyd iterations per restart.
+        knn_k: Neighbours of the noise-space classifier c(ξ) that maps an initial noise to
+            the mode of the trajectory it produced (majority vote). A k-NN is the simplest
+            consistent estimator of the noise regions; no training, no tuning.
+        prior: ``"empirical"``: p(z) = the discovered modes' shares. Sampling z ~ p(z) and
+            ξ ~ N(0, I) restricted to c(ξ) = z then equals ξ ~ N(0, I), so ``set_mode(None)``
+            acts like the unconditioned policy (paper: modes live *in* the noise space).
+            ``"uniform"``: p(z) = 1/K (DIAYN's choice), which up-weights rare modes.
+        alpha: Weight α of the intrinsic reward α (log q_φ(z|s') − log p(z)), added to each
+            decision's environment reward before DPPO's reward scaling. 0.05 keeps the
+            per-episode intrinsic sum (≤ ~6 decisions × α log K ≈ 0.6) below the task's
+            success bonus (1), so success still dominates.
+        log_q_min: Lower clip of log q_φ(z|s') in the reward (a confidently wrong
+            discriminator would otherwise give unbounded penalties).
+        disc_hidden_dims: Widths of the discriminator MLP q_φ(z | s) on normalised
+            observations. The summary allows "trajectory or state"; the state form gives a
+            dense per-decision reward (DIAYN-style) and needs no sequence model.
+        disc_lr: Adam learning rate of q_φ.
+        disc_epochs: Passes over each iteration's (s', z) pairs.
+        disc_pretrain_epochs: Passes over the discovery rollouts' (s, cluster) pairs before
+            fine-tuning starts, so the first rewards are already informative.
+        disc_batch_size: Minibatch size of discriminator training.
+    """
+
+    n_modes: int = 8
+    discovery_episodes: int = 256
+    discovery_successful_only: bool = True
+    feature_points: int = 16
+    kmeans_restarts: int = 10
+    kmeans_iters: int = 100
+    knn_k: int = 5
+    prior: str = "empirical"
+    alpha: float = 0.05
+    log_q_min: float = -5.0
+    disc_hidden_dims: tuple[int, ...] = (128, 128)
+    disc_lr: float = 1e-3
+    disc_epochs: int = 2
+    disc_pretrain_epochs: int = 20
+    disc_batch_size: int = 256
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.n_modes < 1:
+            raise ValueError("n_modes must be >= 1")
+        if self.prior not in ("empirical", "uniform"):
+            raise ValueError("prior must be 'empirical' or 'uniform'")
+        if self.alpha < 0:
+            raise ValueError("alpha must be >= 0")

@@ -1,0 +1,133 @@
+"""BMD's policy: the fine-tuned diffusion policy plus its latent modes in noise space."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from baselines.bmd.discovery import knn_predict
+from baselines.common.diffusion import Diffusion
+from baselines.common.normalizer import MinMaxNormalizer
+from baselines.common.policy import DiffusionPolicy
+
+
+class BMDPolicy(DiffusionPolicy):
+    """A diffusion policy whose initial noise is drawn from a chosen mode's region.
+
+    ``set_mode(k)`` makes every chunk's initial noise come from p(ξ | z = k) ∝
+    N(ξ; 0, I) 1[c(ξ) = k] (rejection sampling with the k-NN classifier c over the
+    discovery noises); ``set_mode(None)`` draws z ~ p(z) per chunk first.
+
+    Args:
+        model: Diffusion model.
+        obs_norm: Observation normaliser.
+        act_norm: Action normaliser.
+        act_steps: Executed actions per decision.
+        device: Torch device.
+        bank: Discovery noises, (N, H * A).
+        labels: Their modes, (N,).
+        p_z: Mode prior, (K,).
+        knn_k: Neighbours of the classifier.
+        meta: JSON-able discovery summary (saved with the policy).
+    """
+
+    kind = "bmd"
+
+    def __init__(self, model: Diffusion, obs_norm: MinMaxNormalizer, act_norm: MinMaxNormalizer,
+                 act_steps: int, device: str = "cpu", bank: np.ndarray | None = None,
+                 labels: np.ndarray | None = None, p_z: np.ndarray | None = None,
+                 knn_k: int = 5, meta: dict[str, Any] | None = None) -> None:
+        super().__init__(model, obs_norm, act_norm, act_steps, device)
+        self.mode: int | None = None
+        self.knn_k = knn_k
+        self.meta = dict(meta or {})
+        if bank is not None and labels is not None and p_z is not None:
+            self.set_modes(bank, labels, p_z)
+
+    def set_modes(self, bank: np.ndarray, labels: np.ndarray, p_z: np.ndarray) -> None:
+        """Install discovered modes (noise bank, labels (N,), prior (K,))."""
+        self.bank = torch.as_tensor(np.asarray(bank, dtype=np.float32), device=self.device)
+        self.labels = torch.as_tensor(np.asarray(labels, dtype=np.int64), device=self.device)
+        self.p_z = torch.as_tensor(np.asarray(p_z, dtype=np.float32), device=self.device)
+
+    @property
+    def n_modes(self) -> int:
+        """K, the number of latent modes."""
+        return int(len(self.p_z))
+
+    def set_mode(self, mode: int | None) -> None:
+        """Act in latent mode ``mode`` (0 <= mode < n_modes); ``None`` samples z per chunk."""
+        if mode is not None and not 0 <= int(mode) < self.n_modes:
+            raise ValueError(f"mode must be in [0, {self.n_modes - 1}] or None, got {mode}")
+        self.mode = None if mode is None else int(mode)
+
+    def classify_noise(self, noise: torch.Tensor) -> torch.Tensor:
+        """c(ξ): the mode of each noise (B, H * A) -> (B,)."""
+        return knn_predict(self.bank, self.labels, noise, self.knn_k, self.n_modes)
+
+    def sample_z(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """z ~ p(z), (B,) int64."""
+        return torch.multinomial(self.p_z.cpu(), batch, replacement=True,
+                                 generator=generator).to(self.device)
+
+    def noise_for(self, z: torch.Tensor, generator: torch.Generator | None = None,
+                  max_rounds: int = 64) -> torch.Tensor:
+        """Draw ξ ~ N(0, I) restricted to c(ξ) = z_b for each row (rejection sampling).
+
+        Args:
+            z: Modes, (B,) int64.
+            generator: Source of the draws (default: torch's global generator).
+            max_rounds: After this many rounds a row still unfilled (a mode whose region is
+                vanishingly small) takes a random bank noise of its mode.
+
+        Returns:
+            Noises, (B, H * A).
+        """
+        b, flat = len(z), self.model.flat_dim
+        out = torch.empty(b, flat, device=self.device)
+        todo = torch.ones(b, dtype=torch.bool, device=self.device)
+        per_round = max(4 * self.n_modes, 8)
+        for _ in range(max_rounds):
+            rows = torch.nonzero(todo).squeeze(1)
+            if len(rows) == 0:
+                return out
+            cand = torch.randn(len(rows), per_round, flat, generator=generator).to(self.device)
+            lab = self.classify_noise(cand.view(-1, flat)).view(len(rows), per_round)
+            hit = lab == z[rows][:, None]
+            has = hit.any(1)
+            first = hit.float().argmax(1)
+            filled = rows[has]
+            out[filled] = cand[has, first[has]]
+            todo[filled] = False
+        for r in torch.nonzero(todo).squeeze(1).tolist():
+            members = torch.nonzero(self.labels == z[r]).squeeze(1)
+            pick = members[torch.randint(len(members), (1,), generator=generator).item()]
+            out[r] = self.bank[pick]
+        return out
+
+    def initial_noise(self, batch: int) -> torch.Tensor:
+        """Initial noise of a chunk: from the set mode's region, or z ~ p(z) first."""
+        if self.mode is None:
+            z = self.sample_z(batch)
+        else:
+            z = torch.full((batch,), self.mode, dtype=torch.long, device=self.device)
+        return self.noise_for(z)
+
+    # ------------------------------------------------------------------ persistence
+    def extra_json(self) -> dict[str, Any]:
+        """Mode count, k-NN size, prior and the discovery summary."""
+        return {"n_modes": self.n_modes, "knn_k": self.knn_k,
+                "p_z": self.p_z.cpu().tolist(), "meta": self.meta}
+
+    def extra_tensors(self) -> dict[str, torch.Tensor]:
+        """The noise bank and its labels."""
+        return {"bank": self.bank, "labels": self.labels}
+
+    def restore_extras(self, extra: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+        """Inverse of :meth:`extra_json` / :meth:`extra_tensors`."""
+        self.knn_k = int(extra["knn_k"])
+        self.meta = dict(extra.get("meta", {}))
+        self.set_modes(tensors["bank"].numpy(), tensors["labels"].numpy(),
+                       np.asarray(extra["p_z"], dtype=np.float32))
