@@ -7,7 +7,14 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from leaderboard.compile import Leaderboard, compile_leaderboard
+from leaderboard.compile import (
+    Leaderboard,
+    MethodLookup,
+    SpecLookup,
+    compile_leaderboard,
+    registry_method,
+    registry_spec,
+)
 from leaderboard.records import read_results
 from leaderboard.site import build_site
 
@@ -27,14 +34,17 @@ class BuildReport:
     seconds: dict[str, float]
 
 
-def build_leaderboard(out: str | Path = "site", uri: str | None = None,
-                      fast: bool = True) -> BuildReport:
+def build_leaderboard(out: str | Path = "site", uri: str | None = None, fast: bool = True,
+                      spec_lookup: SpecLookup = registry_spec,
+                      method_lookup: MethodLookup = registry_method) -> BuildReport:
     """Read finished seed runs from the store, compile them and write the site into ``out``.
 
     Args:
         out: Output folder (created).
         uri: Tracking URI (default :func:`benchmark.paths.tracking_uri`).
         fast: Read ``sqlite:///`` stores directly (False: always MLflow's client).
+        spec_lookup: Task id -> current spec (default: the registry).
+        method_lookup: Method id -> registry card (default: the registry).
 
     Returns:
         The :class:`BuildReport`.
@@ -42,7 +52,7 @@ def build_leaderboard(out: str | Path = "site", uri: str | None = None,
     t0 = time.perf_counter()
     report = read_results(uri, fast=fast)
     t1 = time.perf_counter()
-    lb = compile_leaderboard(report.results)
+    lb = compile_leaderboard(report.results, spec_lookup, method_lookup)
     lb = dataclasses.replace(
         lb, skipped=dict(report.skipped), reader=report.reader,
         built_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))

@@ -93,7 +93,7 @@ def to_csv(lb: Leaderboard) -> str:
                     e = g.cells.get(key)
                     row += ["", "", ""] if e is None else [
                         f"{e.value:.6g}", f"{e.ci_low:.6g}", f"{e.ci_high:.6g}"]
-                row += [task.spec.hash(), ";".join(g.distinct("config_hash")),
+                row += [task.spec_hash, ";".join(g.distinct("config_hash")),
                         ";".join(g.distinct("git_commit"))]
                 w.writerow(row)
     return buf.getvalue()

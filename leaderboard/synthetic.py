@@ -191,3 +191,58 @@ def log_runs(
         client.set_terminated(rid, status=status)  # type: ignore[attr-defined]
         ids.append(rid)
     return ids
+
+
+def bulk_insert_sqlite(
+    path: str,
+    experiment_id: str,
+    runs: Iterator[tuple[dict[str, str], dict[str, float], dict[str, str]]],
+    status: str = "FINISHED",
+) -> list[str]:
+    """Insert runs straight into an MLflow SQLite store, in one transaction (benchmarks only).
+
+    ~100x faster than three client calls per run, for making 10,000-run stores in seconds.
+    The store must have been created by MLflow (tables and experiment exist); rows are written
+    as MLflow writes them (``runs``, ``tags``, ``params``, ``metrics``, ``latest_metrics``), and
+    ``tests/leaderboard/test_records.py`` checks that MLflow's own client reads them back.
+
+    Args:
+        path: SQLite file of the store.
+        experiment_id: Target experiment.
+        runs: ``(tags, metrics, params)`` triples.
+        status: Final status of every run.
+
+    Returns:
+        The new run ids.
+    """
+    import sqlite3
+    import uuid
+
+    now = int(time.time() * 1000)
+    con = sqlite3.connect(path)
+    ids: list[str] = []
+    run_rows, tag_rows, param_rows, metric_rows, latest_rows = [], [], [], [], []
+    for tags, metrics, params in runs:
+        rid = uuid.uuid4().hex
+        ids.append(rid)
+        run_rows.append((rid, rid[:8], "LOCAL", "", "", "modebench", status, now, now + 1, "",
+                         "active", f"file:///dev/null/{rid}/artifacts", int(experiment_id)))
+        tag_rows += [(k, v, rid) for k, v in tags.items()]
+        param_rows += [(k, v, rid) for k, v in params.items()]
+        for k, v in metrics.items():
+            nan = v != v
+            metric_rows.append((k, 0.0 if nan else v, now, rid, 0, int(nan)))
+            latest_rows.append((k, 0.0 if nan else v, now, 0, int(nan), rid))
+    with con:
+        con.executemany(
+            "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, "
+            "user_id, status, start_time, end_time, source_version, lifecycle_stage, "
+            "artifact_uri, experiment_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", run_rows)
+        con.executemany("INSERT INTO tags (key, value, run_uuid) VALUES (?,?,?)", tag_rows)
+        con.executemany("INSERT INTO params (key, value, run_uuid) VALUES (?,?,?)", param_rows)
+        con.executemany("INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
+                        "VALUES (?,?,?,?,?,?)", metric_rows)
+        con.executemany("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, "
+                        "run_uuid) VALUES (?,?,?,?,?,?)", latest_rows)
+    con.close()
+    return ids

@@ -68,3 +68,18 @@ def test_malformed_tags_named(store, tag, value, match):
     tags[tag] = value
     with pytest.raises(MalformedRunError, match=match):
         result_from_run("id", tags, {})
+
+
+def test_bulk_inserted_runs_read_by_mlflow_client(tmp_path, avoid_spec):
+    from leaderboard.synthetic import DEFAULT_METHODS, bulk_insert_sqlite, synthetic_runs
+    from tests.leaderboard.conftest import new_store
+
+    uri, client, exp = new_store(tmp_path / "bulk.db")
+    ids = bulk_insert_sqlite(str(tmp_path / "bulk.db"), exp,
+                             synthetic_runs([avoid_spec], DEFAULT_METHODS[:2], seeds=range(3)))
+    slow = read_results_client(uri)
+    fast = read_results_sqlite(str(tmp_path / "bulk.db"))
+    assert sorted(r.run_id for r in slow.results) == sorted(ids)
+    assert {r.run_id: r for r in slow.results} == {r.run_id: r for r in fast.results}
+    run = client.get_run(ids[0])
+    assert run.info.status == "FINISHED" and "success_rate" in run.data.metrics
