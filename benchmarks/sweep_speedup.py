@@ -1,0 +1,83 @@
+"""Speed-up of ``bench sweep``'s local executor: the same smoke units with 1 and 2 workers.
+
+Each configuration runs the full units (pretraining included) in its own fresh checkpoint
+cache and MLflow store, so neither run profits from the other's cache; the datasets are
+built once beforehand and shared (the sweep builds them before dispatch, outside the timed
+part). Reports wall seconds per configuration and the ratio ``t(1 worker) / t(N workers)``,
+and checks that both configurations produced identical metrics.
+
+    python benchmarks/sweep_speedup.py --method bc --task avoid --seeds 0-3 --workers 1,2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+
+def run(methods: tuple[str, ...], task: str, seeds: tuple[int, ...], tier: str,
+        workers: int, root: Path) -> tuple[float, dict[str, dict[str, float]]]:
+    """One sweep in fresh stores under ``root``; returns (wall seconds, metrics per unit)."""
+    from benchmark.sweep import SweepConfig, run_sweep
+
+    os.environ["MODEBENCH_CACHE"] = str(root / "cache")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
+    t0 = time.perf_counter()
+    result = run_sweep(SweepConfig(methods, (task,), seeds, tier=tier), executor="local",
+                       workers=workers)
+    wall = time.perf_counter() - t0
+    if result.failed:
+        raise SystemExit(f"{len(result.failed)} units failed: "
+                         f"{[result.outcome(u).error for u in result.failed]}")
+    return wall, {u.label: result.outcome(u).metrics for u in result.units}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--method", default="bc", help="comma-separated method ids")
+    ap.add_argument("--task", default="avoid")
+    ap.add_argument("--seeds", default="0-3")
+    ap.add_argument("--tier", default="smoke")
+    ap.add_argument("--workers", default="1,2", help="worker counts to compare, first = base")
+    ap.add_argument("--json", type=Path, default=None, help="write the figures here too")
+    args = ap.parse_args()
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+    from benchmark.datasets import ensure_dataset
+    from benchmark.registry import get_task
+    from benchmark.seeding import parse_seeds
+
+    seeds = tuple(parse_seeds(args.seeds))
+    methods = tuple(m.strip() for m in args.method.split(",") if m.strip())
+    counts = [int(w) for w in args.workers.split(",")]
+    ensure_dataset(get_task(args.task))  # shared, built once, not timed
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    figures = {}
+    reference = None
+    with tempfile.TemporaryDirectory(prefix="modebench-speedup-") as tmp:
+        for w in counts:
+            wall, metrics = run(methods, args.task, seeds, args.tier, w, Path(tmp) / f"w{w}")
+            if reference is None:
+                reference = metrics
+            elif metrics != reference:  # results must not depend on the worker count
+                raise SystemExit(f"metrics differ between worker counts: {metrics} vs "
+                                 f"{reference}")
+            figures[w] = wall
+            print(f"{w} worker(s): {wall:6.1f} s for {len(metrics)} units "
+                  f"({wall / len(metrics):.1f} s/unit)")
+    base = figures[counts[0]]
+    for w in counts[1:]:
+        print(f"speed-up {counts[0]} -> {w} workers: {base / figures[w]:.2f}x")
+    print(f"cores: {os.cpu_count()}, 1-min load average at start: {load:.2f} "
+          "(other processes share the cores: the ratio is a lower bound on an idle machine)")
+    if args.json:
+        args.json.write_text(json.dumps({"walls": figures, "units": len(reference or {}),
+                                         "load_at_start": load}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
