@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchmark import schema
 from benchmark.progress import SILENT, Progress
 from benchmark.sweep.executors import make_executor
 from benchmark.sweep.units import StoredRun, SweepConfig, Unit, plan_units, stored_runs
@@ -142,6 +143,40 @@ def run_sweep(cfg: SweepConfig, executor: str = "local", workers: int | None = N
                 on_outcome(u, out)
 
         if todo:
+            since_ms = int(time.time() * 1000)
             ex.run(todo, store_env(), on_start, on_done)
+            _close_orphans({u.key for u in todo if u.key}, since_ms)
     return SweepResult(units, outcomes, ex.name, ex.workers, time.perf_counter() - t0,
                        tracking_uri(), previous)
+
+
+def _close_orphans(keys: set[str], since_ms: int) -> int:
+    """Mark KILLED the RUNNING runs this sweep's units left behind (a lost worker's run).
+
+    Every unit has an outcome when this runs, so a RUNNING seed run of one of ``keys``
+    started during this sweep belongs to a worker that died (the runner never got to close
+    it). Leaving it RUNNING would read as "in progress" forever in the MLflow UI. (A second
+    sweep running the same units on the same store at the same time would see its live run
+    marked KILLED here; its own end of run sets the final status again.)
+
+    Returns:
+        The number of runs closed.
+    """
+    from benchmark import tracking
+
+    c = tracking.client()
+    exp = tracking._retrying(c.get_experiment_by_name, schema.EXPERIMENT)
+    if exp is None or not keys:
+        return 0
+    runs = tracking._retrying(
+        c.search_runs, [exp.experiment_id],
+        filter_string=f"attributes.status = 'RUNNING' and tags.`{schema.TAG_KIND}` = 'seed'",
+        max_results=1000)
+    closed = 0
+    for run in runs:
+        if run.data.tags.get(schema.TAG_UNIT) in keys and (run.info.start_time or 0) >= since_ms:
+            tracking.end_run(c, run.info.run_id, "KILLED",
+                             "WorkerLost: the worker process running this unit died; "
+                             "the unit was re-dispatched or reported FAILED")
+            closed += 1
+    return closed

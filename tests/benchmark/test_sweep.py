@@ -59,7 +59,8 @@ def nan_plugin(tmp_path, monkeypatch):
     dist = site / "nan_method-0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: nan-method\nVersion: 0\n")
-    (dist / "entry_points.txt").write_text("[modebench.methods]\nnanbc = nan_method:NaNBCMethod\n")
+    (dist / "entry_points.txt").write_text("[modebench.methods]\nnanbc = nan_method:NaNBCMethod\n"
+                                           "crashbc = nan_method:CrashOnceBCMethod\n")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
         [str(site), *filter(None, [os.environ.get("PYTHONPATH")])]))
     monkeypatch.syspath_prepend(str(site))
@@ -159,6 +160,7 @@ def test_ray_executor_without_ray_installed_exits_2(monkeypatch):
 
 
 # ----------------------------------------------------------------------------- faults
+@pytest.mark.slow
 def test_failing_unit_is_marked_failed_the_rest_goes_on_and_rerun_skips_finished(
         nan_plugin, shared_cache, tmp_path, avoid_dataset):
     out1, out2 = tmp_path / "first.json", tmp_path / "second.json"
@@ -200,6 +202,25 @@ def test_failing_unit_is_marked_failed_the_rest_goes_on_and_rerun_skips_finished
     runs = _by_key(_seed_runs())
     assert [r.info.status for r in runs[nan["key"]]] == ["FAILED", "FAILED"]
     assert [r.info.status for r in runs[bc["key"]]] == ["FINISHED"]
+
+
+@pytest.mark.slow
+def test_lost_worker_process_is_replaced_and_its_unit_rerun(nan_plugin, shared_cache, tmp_path,
+                                                            monkeypatch, avoid_dataset):
+    from benchmark.sweep import run_sweep
+
+    marker = tmp_path / "crashed"
+    monkeypatch.setenv("MODEBENCH_TEST_CRASH_MARKER", str(marker))
+    cfg = SweepConfig(("crashbc",), ("avoid",), (0,), tier="smoke")
+    result = run_sweep(cfg, executor="local", workers=1, retries=1)
+    (unit,) = result.units
+    out = result.outcome(unit)
+    assert marker.exists(), "the first attempt did not crash its worker"
+    assert out.status == "FINISHED" and out.attempts == 2, out
+    assert out.worker.split(":")[1] != marker.read_text()  # a fresh process ran it
+    runs = _by_key(_seed_runs())[unit.key]
+    # the crashed attempt's run is closed as KILLED, not left RUNNING forever
+    assert sorted(r.info.status for r in runs) == ["FINISHED", "KILLED"]
 
 
 def _count_finished(db: Path) -> int:

@@ -29,3 +29,23 @@ class NaNBCMethod(BCMethod):
             raise TrainingError(f"fine-tuning diverged: loss is {loss.item()} at iteration 0 "
                                 f"(seed {ctx.seed})")
         return policy
+
+
+class CrashOnceBCMethod(BCMethod):
+    """``bc`` whose worker process dies (SIGKILL, as from the OOM killer) the first time it
+    fine-tunes; the marker file named by ``MODEBENCH_TEST_CRASH_MARKER`` records the crash."""
+
+    name = "crashbc"
+    version = "0"
+    description = "bc whose first fine-tuning kills its own process (worker-loss test)"
+
+    def finetune(self, policy, ctx):
+        import os
+        import signal
+        from pathlib import Path
+
+        marker = Path(os.environ["MODEBENCH_TEST_CRASH_MARKER"])
+        if not marker.exists():
+            marker.write_text(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGKILL)
+        return policy
