@@ -220,8 +220,12 @@ def make_executor(name: str, workers: int | None = None, address: str | None = N
     """Build the executor called ``name`` (``local``, ``ray`` or ``inline``).
 
     Raises:
-        ExecutorError: Unknown name, or Ray requested but not installed (exit code 2).
+        ExecutorError: Unknown name, an address without Ray, or Ray requested but not
+            installed (exit code 2).
     """
+    if address and name != "ray":
+        raise ExecutorError(f"--address is a Ray cluster address; it needs --executor ray "
+                            f"(got --executor {name})")
     if name == "local":
         import os
 

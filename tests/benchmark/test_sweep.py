@@ -141,6 +141,7 @@ def test_plan_is_method_major_deduplicated_and_hashes_match_the_runner(avoid_dat
     (["-m", "bc", "-t", "avoid", "--tier", "huge"], "unknown tier"),
     (["-m", "bc", "-t", "avoid", "-p", "quake"], "no perturbation level"),
     (["-m", "bc", "-t", "avoid", "--executor", "slurm"], "unknown executor"),
+    (["-m", "bc", "-t", "avoid", "--address", "auto"], "needs --executor ray"),
 ])
 def test_bad_input_exits_2_with_a_clear_message(args, message):
     tier = [] if "--tier" in args else ["--tier", "smoke"]
