@@ -70,6 +70,9 @@ class AnymalEnv(gym.Env):
         gate_jitter: Half-width of the uniform per-episode jitter of the gates' y (m).
         arena_half_width: The episode fails when ``|y|`` exceeds this (m).
         gait_freq: Frequency of the observed gait clock (Hz).
+        servo_kp: Position gain of every joint servo (Nm/rad), set on any model so the
+            action means the same on the shipped and menagerie models; None keeps the model's.
+        servo_kv: Damping gain of every joint servo (Nm s/rad); None keeps the model's.
         start_jitter: Half-width of the uniform jitter of the start x, y (m).
         yaw_jitter: Half-width of the uniform jitter of the start heading (rad).
         joint_jitter: Half-width of the uniform jitter of the initial joint angles (rad).
@@ -83,7 +86,7 @@ class AnymalEnv(gym.Env):
     def __init__(
         self,
         model_source: str = "shipped",
-        horizon: int = 250,
+        horizon: int = 300,
         control_dt: float = 0.02,
         goal_x: float = 1.6,
         gate_y: float = 0.45,
@@ -91,7 +94,9 @@ class AnymalEnv(gym.Env):
         gate_shift: float = 0.05,
         gate_jitter: float = 0.05,
         arena_half_width: float = 1.2,
-        gait_freq: float = 2.5,
+        gait_freq: float = 2.0,
+        servo_kp: float | None = 250.0,
+        servo_kv: float | None = 5.0,
         start_jitter: float = 0.05,
         yaw_jitter: float = 0.1,
         joint_jitter: float = 0.03,
@@ -103,6 +108,7 @@ class AnymalEnv(gym.Env):
         self.model = build_model(model_source)
         self.data = mujoco.MjData(self.model)
         self.idx = index_robot(self.model)
+        self._set_servo(servo_kp, servo_kv)
         self.horizon = int(horizon)
         self.frame_skip = max(1, int(round(control_dt / float(self.model.opt.timestep))))
         self.control_dt = self.frame_skip * float(self.model.opt.timestep)
@@ -130,6 +136,15 @@ class AnymalEnv(gym.Env):
         self._t = 0
         self._x_prev = 0.0
     # ---------------------------------------------------------------- model helpers
+    def _set_servo(self, kp: float | None, kv: float | None) -> None:
+        """Make every joint actuator a PD servo ``kp (q* - q) - kv qdot`` (position type)."""
+        m, a = self.model, self.idx.actuators
+        if kp is not None:
+            m.actuator_gainprm[a, 0] = kp
+            m.actuator_biasprm[a, 1] = -kp
+        if kv is not None:
+            m.actuator_biasprm[a, 2] = -kv
+
     def _stand_height(self) -> float:
         """Base height at which the feet of the nominal stance touch the floor."""
         d = mujoco.MjData(self.model)

@@ -89,17 +89,17 @@ class AnymalExpert:
         self.mode = mode
         self.duty = duty
         self.height = height
-        self.stride = rng.uniform(0.14, 0.17)
-        self.lift = rng.uniform(0.105, 0.12)
+        self.stride = rng.uniform(0.17, 0.20)
+        self.lift = rng.uniform(0.095, 0.105)
         gate_y = env.gates[0] if mode == "left" else env.gates[1]
         # aim a little beyond the line so the heading is still right when the base crosses it
         self.aim_beyond = 0.2
         self.aim = np.array([env.goal_x + self.aim_beyond, gate_y + rng.uniform(-0.06, 0.06)])
         self.k_heading = 1.2
         self.k_yaw_rate = 0.2
-        self.heading_share = 0.4
+        self.heading_share = 0.7
         self.k_side = 2.0
-        self.side_stride = 0.08
+        self.side_stride = 0.11
         self.yaw_stride = 0.15
         self.k_roll = 0.3
         self.k_pitch = 0.3
@@ -112,16 +112,16 @@ class AnymalExpert:
         self.x_nominal = stance[:, 0]
 
     def _foot_offset(self, knee_body: int, foot: int) -> tuple[float, float]:
-        """Foot centre relative to the KFE axis in the base frame at the zero pose."""
+        """Foot centre relative to the KFE axis, in the base frame, at the zero pose."""
         import mujoco
 
         env = self.env
         d = mujoco.MjData(env.model)
-        d.qpos[env.idx.free_qpos + 3] = 1.0
+        q = env.idx.free_qpos
+        d.qpos[q:q + 7] = [0, 0, 0, 1, 0, 0, 0]  # base at the origin, identity orientation
+        d.qpos[env.idx.qpos_adr] = 0.0
         mujoco.mj_kinematics(env.model, d)
-        jnt = env.idx.qpos_adr  # unused for positions; knee anchor is the joint's xanchor
-        del jnt
-        kfe_joint = [j for j in range(env.model.njnt) if env.model.jnt_bodyid[j] == knee_body][0]
+        kfe_joint = next(j for j in range(env.model.njnt) if env.model.jnt_bodyid[j] == knee_body)
         rel = d.geom_xpos[foot] - d.xanchor[kfe_joint]
         return float(rel[0]), float(rel[2])
 

@@ -13,7 +13,13 @@ from benchmark.registry import get_task
 from benchmark.spec import PerturbationLevel
 from benchmark.wrappers import ObservationNoise
 from tasks.anymal import MODES, SPEC_V0, AnymalTask, menagerie_tasks
-from tasks.anymal.model import JOINT_NAMES, SHIPPED_MJCF, ModelNotFoundError, file_sha256
+from tasks.anymal.model import (
+    DEFAULT_POSE,
+    JOINT_NAMES,
+    SHIPPED_MJCF,
+    ModelNotFoundError,
+    file_sha256,
+)
 
 TASK = get_task("anymal")
 
@@ -55,6 +61,21 @@ def test_model_mass_joints_and_actuators_in_anymal_order():
     assert np.all(idx.signs == 1.0)  # the shipped model is written in the task convention
     np.testing.assert_allclose(m.actuator_forcerange, np.tile([-80.0, 80.0], (12, 1)))
     assert len(set(idx.foot_geoms.tolist())) == 4 and idx.foot_radius == pytest.approx(0.03)
+
+
+def test_stance_kinematics_match_the_published_figures():
+    """Feet of the nominal stance where ANYmal C's URDF puts them: (+-0.453, +-0.301, -0.519)."""
+    import mujoco
+
+    env = TASK.make_env().unwrapped
+    d = mujoco.MjData(env.model)
+    d.qpos[env.idx.free_qpos:env.idx.free_qpos + 7] = [0, 0, 0, 1, 0, 0, 0]
+    d.qpos[env.idx.qpos_adr] = DEFAULT_POSE
+    mujoco.mj_kinematics(env.model, d)
+    feet = d.geom_xpos[env.idx.foot_geoms]
+    expected = np.array([[1, 1], [1, -1], [-1, 1], [-1, -1]]) * [0.453, 0.301]
+    np.testing.assert_allclose(feet[:, :2], expected, atol=0.005)
+    np.testing.assert_allclose(feet[:, 2], -0.519, atol=0.005)
 
 
 def test_nominal_stance_stands_with_feet_on_the_floor():
@@ -182,11 +203,11 @@ def test_dynamics_levels_change_the_model():
     checks = {
         "friction_x0.5": lambda m: np.allclose(m.geom_friction[idx.foot_geoms, 0],
                                                0.5 * m0.geom_friction[idx.foot_geoms, 0]),
-        "payload_15kg": lambda m: np.isclose(m.body_mass[idx.base_body],
-                                             m0.body_mass[idx.base_body] + 15.0),
-        "strength_x0.65": lambda m: np.allclose(m.actuator_forcerange,
-                                                0.65 * m0.actuator_forcerange)
-        and np.allclose(m.actuator_gainprm[:, 0], 0.65 * m0.actuator_gainprm[:, 0]),
+        "payload_10kg": lambda m: np.isclose(m.body_mass[idx.base_body],
+                                             m0.body_mass[idx.base_body] + 10.0),
+        "strength_x0.8": lambda m: np.allclose(m.actuator_forcerange,
+                                               0.8 * m0.actuator_forcerange)
+        and np.allclose(m.actuator_gainprm[:, 0], 0.8 * m0.actuator_gainprm[:, 0]),
         "slope_6deg": lambda m: m.opt.gravity[0] < -0.9 and np.isclose(
             np.linalg.norm(m.opt.gravity), np.linalg.norm(m0.opt.gravity)),
     }
@@ -200,10 +221,10 @@ def test_dynamics_levels_change_the_model():
 def test_dynamics_perturbations_change_the_motion():
     actions = [np.zeros(12, np.float32)] * 25
     nominal, _ = _rollout(TASK.make_env(), 3, actions)
-    for name in ("payload_15kg", "strength_x0.65", "slope_6deg", "friction_x0.25"):
+    for name in ("payload_10kg", "strength_x0.8", "slope_6deg", "friction_x0.25"):
         perturbed, _ = _rollout(TASK.make_env(TASK.spec.perturbation(name)), 3, actions)
         assert not np.allclose(perturbed, nominal), name
-    heavy, _ = _rollout(TASK.make_env(TASK.spec.perturbation("payload_15kg")), 3, actions)
+    heavy, _ = _rollout(TASK.make_env(TASK.spec.perturbation("payload_10kg")), 3, actions)
     assert heavy[-1, 0] < nominal[-1, 0]  # a heavier base sags lower
 
 

@@ -1,0 +1,114 @@
+"""The anymal task's own figures: physics and env speed, expert success and mode shares.
+
+Measures, on one core:
+
+* raw MuJoCo physics steps/s of the compiled model (robot standing, contacts active);
+* env steps/s with zero actions and with the scripted expert in the loop;
+* the expert's success per mode and the mode shares of its successful episodes at every
+  perturbation level of the spec (or the levels given), over evaluation seeds.
+
+    python benchmarks/anymal_task.py --episodes 40
+    python benchmarks/anymal_task.py --episodes 20 --levels nominal,slope_6deg
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+
+import numpy as np
+
+
+def physics_speed(task, n_steps: int = 20_000) -> float:
+    """Raw ``mj_step`` calls per second on the nominal model, robot standing."""
+    import mujoco
+
+    env = task.make_env().unwrapped
+    env.reset(seed=0)
+    t0 = time.perf_counter()
+    mujoco.mj_step(env.model, env.data, nstep=n_steps)
+    return n_steps / (time.perf_counter() - t0)
+
+
+def env_speed(task, n_steps: int = 2_000) -> float:
+    """Env steps per second with zero actions (the nominal stance), resets included."""
+    env = task.make_env()
+    env.reset(seed=0)
+    a = np.zeros(task.spec.act_dim, dtype=np.float32)
+    t0 = time.perf_counter()
+    for _ in range(n_steps):
+        _, _, te, tr, _ = env.step(a)
+        if te or tr:
+            env.reset()
+    return n_steps / (time.perf_counter() - t0)
+
+
+def expert_at_level(task, level_index: int, level, n_episodes: int) -> dict:
+    """Expert success per mode, mode shares, episode length and env steps/s at one level."""
+    from benchmark.seeding import eval_seed
+
+    spec = task.spec
+    env = task.make_env(level)
+    ok = Counter()
+    tried = Counter()
+    labels = Counter()
+    lengths = []
+    steps = 0
+    t0 = time.perf_counter()
+    for e in range(n_episodes):
+        mode = spec.modes[e % len(spec.modes)]
+        obs, _ = env.reset(seed=eval_seed(level_index, e))
+        expert = task.make_expert(env, mode, np.random.default_rng([e, 0xB3]))
+        info: dict = {}
+        length = 0
+        while length < spec.max_episode_steps:
+            obs, _, te, tr, info = env.step(expert(obs))
+            length += 1
+            if te or tr:
+                break
+        steps += length
+        lengths.append(length)
+        tried[mode] += 1
+        if info.get("success"):
+            labels[info["mode"]] += 1
+            ok[mode] += info["mode"] == mode
+    dt = time.perf_counter() - t0
+    n_ok = sum(labels.values())
+    return {
+        "success": {m: ok[m] / max(tried[m], 1) for m in spec.modes},
+        "shares": {m: labels[m] / n_ok for m in spec.modes} if n_ok else {},
+        "length": float(np.mean(lengths)),
+        "steps_per_s": steps / dt,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--task", default="anymal", help="anymal or anymal-v0")
+    ap.add_argument("--episodes", type=int, default=40, help="expert episodes per level")
+    ap.add_argument("--levels", default="all", help="comma-separated level names or 'all'")
+    args = ap.parse_args()
+
+    from benchmark.registry import get_task
+
+    task = get_task(args.task)
+    spec = task.spec
+    print(f"{spec.id}  spec {spec.hash()}  model {spec.extra['model']}")
+    print(f"physics: {physics_speed(task):,.0f} mj_step/s")
+    print(f"env (zero actions): {env_speed(task):,.0f} steps/s")
+    names = [p.name for p in spec.perturbations] if args.levels == "all" else [
+        n.strip() for n in args.levels.split(",")]
+    print(f"{'level':16s} " + " ".join(f"{'ok ' + m:>9s}" for m in spec.modes)
+          + f" {'shares':>22s} {'len':>5s} {'steps/s':>8s}")
+    for i, level in enumerate(spec.perturbations):
+        if level.name not in names:
+            continue
+        r = expert_at_level(task, i, level, args.episodes)
+        shares = " ".join(f"{m}={r['shares'].get(m, 0):.2f}" for m in spec.modes)
+        print(f"{level.name:16s} " + " ".join(f"{r['success'][m]:9.2f}" for m in spec.modes)
+              + f" {shares:>22s} {r['length']:5.0f} {r['steps_per_s']:8.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
