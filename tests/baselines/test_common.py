@@ -1,0 +1,124 @@
+"""The shared backbone: chunks, normalisation, schedules, sampling, persistence, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from baselines.common.chunks import make_chunks
+from baselines.common.config import DiffusionConfig
+from baselines.common.diffusion import Diffusion, cosine_beta_schedule
+from baselines.common.normalizer import MinMaxNormalizer
+from baselines.common.policy import DiffusionPolicy
+from baselines.common.pretrain import pretrain_policy
+from benchmark.errors import AdapterError, TrainingError
+from tests.baselines.conftest import TINY, synthetic_demos
+
+
+def test_chunks_pad_with_last_action():
+    obs = [np.arange(4, dtype=np.float32).reshape(4, 1)]
+    act = [np.array([[1.0], [2.0], [3.0]], dtype=np.float32)]
+    o, c = make_chunks(obs, act, horizon=3)
+    assert o.shape == (3, 1) and c.shape == (3, 3, 1)
+    np.testing.assert_array_equal(c[:, :, 0], [[1, 2, 3], [2, 3, 3], [3, 3, 3]])
+    np.testing.assert_array_equal(o[:, 0], [0, 1, 2])
+
+
+def test_minmax_normalizer_maps_range_and_round_trips():
+    data = np.array([[0.0, 5.0, 1.0], [2.0, 7.0, 1.0]], dtype=np.float32)
+    norm = MinMaxNormalizer.fit(data)
+    np.testing.assert_allclose(norm.normalize(data), [[-1, -1, 0], [1, 1, 0]])
+    np.testing.assert_allclose(norm.unnormalize(norm.normalize(data)), data, atol=1e-6)
+    again = MinMaxNormalizer.from_json(norm.to_json())
+    np.testing.assert_allclose(again.normalize(data), norm.normalize(data))
+
+
+def test_cosine_schedule_is_a_valid_noise_schedule():
+    betas = cosine_beta_schedule(20)
+    assert betas.shape == (20,)
+    assert np.all(betas > 0) and np.all(betas <= 0.999)
+    assert np.all(np.diff(np.cumprod(1 - betas)) < 0)  # signal decays monotonically
+
+
+def test_ddim_trailing_spacing_starts_at_pure_noise():
+    m = Diffusion(4, 4, 2, DiffusionConfig(denoising_steps=20, ddim_steps=5))
+    assert m.ddim_t.tolist() == [19, 15, 11, 7, 3]
+    assert float(m.ddim_alphas_prev[-1]) == 1.0  # the last step lands on x0
+    lead = Diffusion(4, 4, 2, DiffusionConfig(ddim_spacing="leading"))
+    assert lead.ddim_t.tolist() == [16, 12, 8, 4, 0]
+
+
+def test_deterministic_ddim_is_a_function_of_the_initial_noise(tiny_policy):
+    cond = torch.zeros(3, 4)
+    x = torch.randn(3, tiny_policy.model.flat_dim)
+    a, _ = tiny_policy.model.sample(cond, x.clone(), deterministic=True)
+    b, _ = tiny_policy.model.sample(cond, x.clone(), deterministic=True)
+    torch.testing.assert_close(a, b)
+    c, _ = tiny_policy.model.sample(cond, torch.randn_like(x), deterministic=True)
+    assert not torch.allclose(a, c)
+
+
+def test_act_shape_range_and_bad_input(tiny_policy):
+    out = tiny_policy.act(np.zeros((5, 4), np.float32))
+    assert out.shape == (5, 2, 2) and out.dtype == np.float32
+    assert np.all(np.abs(out) <= 1.0)
+    with pytest.raises(ValueError, match="shape"):
+        tiny_policy.act(np.zeros((5, 3), np.float32))
+
+
+def test_save_load_round_trip_gives_same_actions(tiny_policy, tmp_path):
+    tiny_policy.save(tmp_path / "p")
+    loaded = DiffusionPolicy.load(tmp_path / "p")
+    obs = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+    torch.manual_seed(3)
+    a = tiny_policy.act(obs)
+    torch.manual_seed(3)
+    b = loaded.act(obs)
+    np.testing.assert_array_equal(a, b)
+    assert not list((tmp_path / "p").glob("*.pt")) and not list((tmp_path / "p").glob("*.pkl"))
+
+
+def test_load_rejects_a_folder_without_a_policy(tmp_path):
+    with pytest.raises(AdapterError, match="no diffusion policy"):
+        DiffusionPolicy.load(tmp_path)
+
+
+def test_pretraining_is_deterministic_given_the_seed():
+    obs, act = synthetic_demos()
+    kw = dict(horizon=4, act_steps=2, cfg=TINY, steps=10, batch_size=16)
+    a = pretrain_policy(obs, act, seed=7, **kw).model.actor.state_dict()
+    b = pretrain_policy(obs, act, seed=7, **kw).model.actor.state_dict()
+    c = pretrain_policy(obs, act, seed=8, **kw).model.actor.state_dict()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    assert any(not torch.equal(a[k], c[k]) for k in a)
+
+
+def test_pretraining_learns_the_two_modes():
+    """A bimodal action set is reproduced as two clusters, not averaged."""
+    obs, act = synthetic_demos(n=40)
+    cfg = DiffusionConfig(hidden_dims=(64, 64), time_dim=8, denoising_steps=20, ddim_steps=5)
+    pol = pretrain_policy(obs, act, horizon=4, act_steps=2, cfg=cfg, steps=400,
+                          batch_size=64, seed=0)
+    torch.manual_seed(0)
+    x = pol.act(np.repeat(obs[0][:1], 200, 0))[:, 0, 0]
+    assert np.mean(np.abs(x) > 0.35) > 0.6  # averaging the modes would put all near 0
+    assert 0.2 < np.mean(x > 0) < 0.8  # both modes are used
+
+
+def test_nan_loss_raises_training_error():
+    obs, act = synthetic_demos()
+    with pytest.raises(TrainingError, match="non-finite"):
+        pretrain_policy(obs, act, horizon=4, act_steps=2,
+                        cfg=DiffusionConfig(hidden_dims=(16,), time_dim=8, learning_rate=1e6,
+                                            min_lr=1e6, grad_clip=None, lr_warmup_steps=1),
+                        steps=50, batch_size=16, seed=0)
+
+
+def test_nan_demonstrations_raise_training_error():
+    obs, act = synthetic_demos()
+    act[0][0, 0] = np.nan
+    with pytest.raises(TrainingError, match="NaN"):
+        pretrain_policy(obs, act, horizon=4, act_steps=2, cfg=TINY, steps=2, batch_size=4,
+                        seed=0)

@@ -1,0 +1,131 @@
+"""The four adapters: protocol, shared pretraining, options, and fine-tuning on ``avoid``."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from baselines.bc import BCMethod
+from baselines.bmd import BMDMethod
+from baselines.common.method import apply_options
+from baselines.dppo import DPPOMethod
+from baselines.dppo.config import DPPOConfig
+from baselines.entropy_rl import EntropyRLConfig, EntropyRLMethod
+from benchmark.adapter import ModeSelectablePolicy, RunContext, validate_method_class
+from benchmark.errors import BenchError
+from benchmark.progress import SILENT
+from tests.baselines.conftest import TINY, synthetic_demos
+
+METHODS = (BCMethod, DPPOMethod, EntropyRLMethod, BMDMethod)
+
+
+def test_adapters_satisfy_the_protocol():
+    for cls in METHODS:
+        validate_method_class(cls, cls.name)
+
+
+def test_adapter_modules_do_not_import_torch():
+    code = ("import sys, baselines.bc, baselines.dppo, baselines.entropy_rl, baselines.bmd; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_all_methods_share_one_pretraining_key():
+    keys = {cls().pretrain_key(None) for cls in METHODS}  # type: ignore[arg-type]
+    assert len(keys) == 1
+    other = BCMethod(diffusion=TINY).pretrain_key(None)  # type: ignore[arg-type]
+    assert other not in keys
+
+
+def test_options_override_typed_fields_and_reject_unknown_ones():
+    cfg = apply_options(DPPOConfig(), {"actor_lr": "3e-4", "learn_eta": "true", "max_eta": "2",
+                                       "target_kl": "none", "update_epochs": 2})
+    assert cfg.actor_lr == 3e-4 and cfg.learn_eta is True and cfg.target_kl is None
+    assert cfg.update_epochs == 2
+    with pytest.raises(BenchError, match="unknown option"):
+        apply_options(DPPOConfig(), {"nope": 1})
+    with pytest.raises(BenchError, match="expected int"):
+        apply_options(DPPOConfig(), {"update_epochs": "many"})
+
+
+def test_entropy_rl_is_dppo_with_a_bonus():
+    cfg = EntropyRLMethod().config().finetune
+    assert isinstance(cfg, EntropyRLConfig) and isinstance(cfg, DPPOConfig)
+    assert cfg.ent_coef > 0 and cfg.learn_eta
+    assert DPPOMethod().config().finetune.ent_coef == 0
+
+
+@pytest.fixture(scope="module")
+def avoid_ctx(tmp_path_factory):
+    from benchmark.registry import get_task
+    from benchmark.rollout import make_training_vector_env
+
+    task = get_task("avoid")
+    return RunContext(
+        task=task, tier="smoke", seed=0, device="cpu",
+        work_dir=tmp_path_factory.mktemp("work"), progress=SILENT,
+        make_vector_env=lambda n, seed, perturbation=None: make_training_vector_env(
+            task, n, seed, perturbation))
+
+
+@pytest.fixture(scope="module")
+def avoid_policy(avoid_ctx):
+    """A tiny policy with avoid's chunk shape (horizon 8, act_steps 4)."""
+    import torch
+
+    from baselines.common.pretrain import pretrain_policy
+
+    torch.set_num_threads(1)
+    obs, act = synthetic_demos(n=16, t=20)
+    chunk = avoid_ctx.spec.chunk
+    return pretrain_policy(obs, act, horizon=chunk.horizon, act_steps=chunk.act_steps,
+                           cfg=TINY, steps=20, batch_size=32, seed=0)
+
+
+@pytest.mark.parametrize("cls", [BCMethod, DPPOMethod, EntropyRLMethod, BMDMethod])
+def test_finetune_save_load_and_act_on_avoid(cls, avoid_ctx, avoid_policy, tmp_path):
+    import torch
+
+    method = cls(diffusion=TINY)
+    if cls is BMDMethod:
+        method = cls(diffusion=TINY, finetune=BMDMethod.config_class(
+            n_modes=2, discovery_episodes=16, kmeans_restarts=2, critic_hidden_dims=(16,),
+            disc_hidden_dims=(16,), disc_pretrain_epochs=2))
+    elif cls is not BCMethod:
+        method = cls(diffusion=TINY, finetune=cls.config_class(critic_hidden_dims=(16,)))
+    # the pretrained stage written by bc is read by every method
+    BCMethod(diffusion=TINY).save(avoid_policy, tmp_path / "pre")
+    pre = method.load(tmp_path / "pre", avoid_ctx)
+    before = copy.deepcopy(pre.model.actor.state_dict())
+    tuned = method.finetune(pre, avoid_ctx)
+    obs = np.zeros((3, 4), np.float32)
+    out = tuned.act(obs)
+    assert out.shape == (3, 4, 2) and np.all(np.abs(out) <= 1)
+    for k, v in tuned.model.actor.state_dict().items():  # the base actor stays frozen
+        assert torch.equal(v, before[k])
+    if cls is BCMethod:
+        assert tuned is pre and tuned.model.actor_ft is None
+        return
+    changed = any(not torch.equal(v, before[k])
+                  for k, v in tuned.model.actor_ft.state_dict().items())
+    assert changed, "fine-tuning did not update actor_ft"
+    method.save(tuned, tmp_path / "ft")
+    again = method.load(tmp_path / "ft", avoid_ctx)
+    if cls is BMDMethod:
+        assert isinstance(tuned, ModeSelectablePolicy) and tuned.n_modes >= 1
+        tuned.set_mode(0)
+        again.set_mode(0)
+        assert "cluster_sizes" in tuned.meta
+    torch.manual_seed(9)
+    a = tuned.act(obs)
+    torch.manual_seed(9)
+    b = again.act(obs)
+    np.testing.assert_array_equal(a, b)
+    trainer = method.last_trainer
+    assert trainer.env_steps > 0 and len(trainer.history) == avoid_ctx.budget.finetune_iterations
