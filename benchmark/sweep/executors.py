@@ -136,6 +136,10 @@ class LocalExecutor:
                     inflight.clear()
                     pool.shutdown(wait=False, cancel_futures=True)
                     pool = None
+        except KeyboardInterrupt:
+            if pool is not None:
+                _interrupt_workers(pool)
+            raise
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -147,6 +151,23 @@ class LocalExecutor:
             on_done(u, UnitOutcome(
                 "FAILED", attempts=attempt,
                 error=f"WorkerLost: the worker process running it died ({attempt} attempts)"))
+
+
+def _interrupt_workers(pool: Any) -> None:
+    """Pass a Ctrl-C on to the pool's workers (SIGINT), so the runner marks their runs KILLED.
+
+    A terminal sends SIGINT to the whole foreground process group anyway; this covers a
+    SIGINT sent to the sweep's process alone (``kill -INT``), where the workers would
+    otherwise finish their units before the pool shuts down.
+    """
+    import os
+    import signal
+
+    for pid in list(getattr(pool, "_processes", None) or {}):  # {pid: Process}
+        try:
+            os.kill(pid, signal.SIGINT)
+        except OSError:
+            pass  # already gone
 
 
 class RayExecutor:
