@@ -36,6 +36,11 @@ def run(methods: tuple[str, ...], task: str, seeds: tuple[int, ...], tier: str,
     return wall, {u.label: result.outcome(u).metrics for u in result.units}
 
 
+def same_metrics(a: dict[str, dict[str, float]], b: dict[str, dict[str, float]]) -> bool:
+    """Equal per-unit metrics, NaN equal to NaN (mode retention is NaN with no successes)."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--method", default="bc", help="comma-separated method ids")
@@ -63,7 +68,7 @@ def main() -> None:
             wall, metrics = run(methods, args.task, seeds, args.tier, w, Path(tmp) / f"w{w}")
             if reference is None:
                 reference = metrics
-            elif metrics != reference:  # results must not depend on the worker count
+            elif not same_metrics(metrics, reference):  # must not depend on the worker count
                 raise SystemExit(f"metrics differ between worker counts: {metrics} vs "
                                  f"{reference}")
             figures[w] = wall

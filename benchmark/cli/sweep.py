@@ -144,8 +144,11 @@ def _write_json(result, path: Path) -> None:
     rows = []
     for u in result.units:
         o = result.outcome(u)
-        rows.append({"unit": u.label, "key": u.key, "method": u.method, "task": u.task_id,
-                     "seed": u.seed, "tier": u.tier, **dataclasses.asdict(o)})
+        row = {"unit": u.label, "key": u.key, "method": u.method, "task": u.task_id,
+               "seed": u.seed, "tier": u.tier, **dataclasses.asdict(o)}
+        # NaN (e.g. mode retention without successes) is not JSON: write null
+        row["metrics"] = {k: (None if v != v else v) for k, v in o.metrics.items()}
+        rows.append(row)
     path.write_text(json.dumps({"executor": result.executor, "workers": result.workers,
                                 "wall_s": result.wall_s, "tracking_uri": result.tracking_uri,
                                 "units": rows}, indent=1, sort_keys=True))

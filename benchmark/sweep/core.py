@@ -32,6 +32,8 @@ class SweepResult:
         workers: Parallel workers used.
         wall_s: Seconds from dispatch of the first unit to the last outcome.
         tracking_uri: The store the runs went to.
+        previous: What the store held for each unit key before the sweep (FINISHED run if
+            any, else the newest run).
     """
 
     units: list[Unit]
