@@ -225,10 +225,26 @@ def collect_demonstrations(task: Task, n_episodes: int, progress: Progress = SIL
     return buffers, stats
 
 
-def _git_commit() -> str:
-    from benchmark.provenance import git_commit
+def _code_permalink(task: Task) -> str:
+    """``git:<sha>`` of the last commit that changed the task's package (its expert and env).
 
-    return git_commit()
+    Not the checkout's HEAD: that changes with every commit anywhere in the repository, and
+    the Minari metadata would then change the dataset's bytes (and make ``dvc status`` report
+    a rebuilt, identical dataset as modified). The commit that last touched the code which
+    generates the data is stable across unrelated commits and still says where it came from.
+    Uncommitted edits are not marked: the content hash, not this field, guards the data.
+    """
+    import inspect
+    import subprocess
+
+    folder = Path(inspect.getfile(type(task))).resolve().parent
+    try:
+        sha = subprocess.run(
+            ["git", "log", "-1", "--format=%H", "--", "."], cwd=folder, capture_output=True,
+            text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha = ""
+    return f"git:{sha or 'unknown'}"
 
 
 def build_dataset(task: Task, progress: Progress = SILENT, force: bool = False) -> DemoDataset:
@@ -264,7 +280,7 @@ def build_dataset(task: Task, progress: Progress = SILENT, force: bool = False) 
                     algorithm_name=f"modebench scripted expert ({spec.id})",
                     author="modebench",
                     author_email="modebench@users.noreply.github.com",
-                    code_permalink=f"git:{_git_commit()}",
+                    code_permalink=_code_permalink(task),
                     description=(f"{spec.description}. Modes: {spec.mode_rule}. "
                                  f"Stats: {json.dumps(stats, sort_keys=True)}"),
                     data_format="arrow",
@@ -342,7 +358,16 @@ def load_dataset(task: Task) -> DemoDataset:
 
 
 def ensure_dataset(task: Task, progress: Progress = SILENT) -> DemoDataset:
-    """Load the dataset, building it first when it is missing."""
+    """Load the dataset; when it is missing, pull it from the DVC remote or else build it.
+
+    The pull is tried only where the datasets folder is the one ``datasets.dvc`` tracks and
+    the remote holds this dataset (:func:`benchmark.dvc.pull_dataset`); any other case builds
+    with the task's expert, which gives the same content hash.
+    """
     if dataset_path(task.spec.dataset_id).exists():
+        return load_dataset(task)
+    from benchmark import dvc
+
+    if dvc.pull_dataset(task.spec.dataset_id, progress):
         return load_dataset(task)
     return build_dataset(task, progress)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from benchmark.cli import datasets as _datasets
 from benchmark.cli import evaluate as _evaluate
 from benchmark.cli import leaderboard as _leaderboard
 from benchmark.cli import listing as _listing
@@ -30,6 +31,7 @@ app.command("ui")(_ui.ui)
 app.add_typer(_leaderboard.app, name="leaderboard")
 app.add_typer(_results.app, name="results")
 app.command("sweep")(_sweep.sweep)
+app.add_typer(_datasets.app, name="datasets")
 
 
 def main() -> None:
