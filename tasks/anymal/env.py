@@ -29,11 +29,11 @@ Reward: ``progress_weight * Δx`` of the base per step, ``+ success_bonus`` on s
 ``- fail_penalty`` on a fall, leaving the arena or crossing the line outside the gates.
 
 Episode end: success (the base crosses ``goal_x`` inside a gate); failure on a fall (base
-below 0.25 m or tilted more than 60°), ``|y| > arena_half_width`` or crossing ``goal_x``
-outside the gates; truncation at ``horizon``. The final ``info`` holds ``success``,
-``mode`` (``"left"``/``"right"``: the gate crossed, ``""`` when the episode ended before the
-line or outside the gates), ``fell`` and ``gate_error`` (distance in y from the nearest gate
-centre at the end).
+below 0.32 m, tilted more than 60° or touching the floor), ``|y| > arena_half_width`` or
+crossing ``goal_x`` outside the gates; truncation at ``horizon``. The final ``info`` holds
+``success``, ``mode`` (``"left"``/``"right"``: the gate crossed, ``""`` when the episode
+ended before the line or outside the gates), ``fell`` and ``gate_error`` (distance in y from
+the nearest gate centre at the end).
 """
 
 from __future__ import annotations
@@ -52,6 +52,9 @@ ACT_DIM = 12
 # per joint (HAA, HFE, KFE): the action's reach around the nominal stance (rad)
 ACTION_SCALE = np.tile(np.array([0.4, 0.8, 1.0]), 4)
 MODES = ("left", "right")
+# a fall: base below this height (m; the expert's demonstrations never go below 0.43 m), tilted
+# more than 60 degrees, or the base touching the floor
+FALL_HEIGHT = 0.32
 
 
 class AnymalEnv(gym.Env):
@@ -130,6 +133,7 @@ class AnymalEnv(gym.Env):
         self._gate_mocap = [int(self.model.body_mocapid[
             mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, name)])
             for name in ("gate_left", "gate_right")]
+        self._base_geoms = np.flatnonzero(self.model.geom_bodyid == self.idx.base_body)
         self.stand_height = self._stand_height()
         # y of the left and right gate centres in the current episode
         self.gates = np.array([self.gate_y + self.gate_shift, -self.gate_y + self.gate_shift])
@@ -181,6 +185,14 @@ class AnymalEnv(gym.Env):
     def clock_phase(self) -> float:
         """Gait clock phase in [0, 1): ``gait_freq * t mod 1``."""
         return (self._t * self.control_dt * self.gait_freq) % 1.0
+
+    def _base_touches_floor(self) -> bool:
+        n = self.data.ncon
+        if n == 0:
+            return False
+        pairs = self.data.contact.geom[:n]
+        on_floor = np.isin(pairs, self.idx.floor_geoms).any(axis=1)
+        return bool(np.any(on_floor & np.isin(pairs, self._base_geoms).any(axis=1)))
 
     def foot_contacts(self) -> np.ndarray:
         """Which feet (LF, RF, LH, RH) touch the floor now, shape (4,), bool."""
@@ -273,7 +285,8 @@ class AnymalEnv(gym.Env):
         progress = float(x - self._x_prev)
         self._x_prev = float(x)
         up_z = self.base_rotation()[2, 2]
-        fell = bool(z < 0.25 or up_z < 0.5 or not np.isfinite(d.qpos).all())
+        fell = bool(z < FALL_HEIGHT or up_z < 0.5 or self._base_touches_floor()
+                    or not np.isfinite(d.qpos).all())
         out_of_arena = bool(abs(y) > self.arena_half_width)
         crossed = bool(x >= self.goal_x)
         gate_error = np.abs(y - self.gates)

@@ -146,8 +146,8 @@ def test_same_seed_same_rollout(level):
 
 def test_a_fall_ends_the_episode_with_success_and_mode():
     env = TASK.make_env()
-    # fold every leg (front HFE forward / knee back, hind mirrored): the base drops
-    collapse = np.array([0.0, 1.0, -1.0] * 2 + [0.0, -1.0, 1.0] * 2, np.float32)
+    # abduct and fold every leg: the base drops below the fall height
+    collapse = np.array([1.0, 1.0, -1.0] * 4, np.float32)
     obs, info = _rollout(env, 0, [collapse] * 100)
     assert len(obs) < 100
     assert info["fell"] is True and info["success"] is False and info["mode"] == ""
@@ -248,8 +248,10 @@ def test_smoke_evaluation_with_perturbations_through_the_runner(monkeypatch):
     """bc at the smoke tier on a 20-demo dataset, nominal + a dynamics and a noise level."""
     from benchmark import runner
 
+    smoke = TASK.spec.budget("smoke")
     spec = dataclasses.replace(TASK.spec, dataset_id="modebench/anymal/expert-test-v0",
-                               dataset_episodes=20)
+                               dataset_episodes=smoke.n_demos,
+                               tiers={t: smoke for t in TASK.spec.tiers})
     small = AnymalTask(spec)
     monkeypatch.setattr(runner, "get_task", lambda task_id: small)
     req = runner.EvalRequest(method="bc", task="anymal", seeds=(0,), tier="smoke",
