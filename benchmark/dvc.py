@@ -84,15 +84,26 @@ def init_repo(repo: Path, remote_url: str = DEFAULT_REMOTE_URL) -> None:
     """``dvc init`` a git repository with modebench's settings (idempotent).
 
     Sets ``core.analytics false``, ``core.check_update false``, the default local-directory
-    remote ``local`` at ``remote_url`` and the ``.dvcignore`` lines for build scratch.
+    remote ``local`` at ``remote_url`` (a path relative to ``repo``, an absolute path or a
+    URL) and the ``.dvcignore`` lines for build scratch and lock files.
+
+    Raises:
+        DatasetError: ``repo`` is not a git repository, or ``dvc init`` failed.
     """
     if not (repo / ".git").exists():
         raise DatasetError(f"{repo} is not a git repository; DVC needs git (run `git init`)")
     if not (repo / ".dvc").is_dir():
         run_dvc(["init", "-q"], repo)
-    run_dvc(["config", "core.analytics", "false"], repo)
-    run_dvc(["config", "core.check_update", "false"], repo)
-    run_dvc(["remote", "add", "-d", "-f", DEFAULT_REMOTE, remote_url], repo)
+    url = remote_url
+    if "://" not in url and not Path(url).is_absolute():
+        # DVC resolves a relative remote path against the config file's folder (.dvc/)
+        url = os.path.relpath(repo / url, repo / ".dvc")
+    # the file `dvc config` / `dvc remote add -d` would write; one write instead of four
+    # dvc start-ups (seconds each on a busy machine)
+    (repo / ".dvc" / "config").write_text(
+        "[core]\n    analytics = false\n    check_update = false\n"
+        f"    remote = {DEFAULT_REMOTE}\n"
+        f"['remote \"{DEFAULT_REMOTE}\"']\n    url = {url}\n")
     ignore = repo / ".dvcignore"
     lines = ignore.read_text().splitlines() if ignore.exists() else []
     missing = [line for line in DVCIGNORE_LINES if line not in lines]
@@ -149,6 +160,12 @@ def add(repo: Path) -> str:
     return tracked_md5(repo) or ""
 
 
+def _require_dvc_file(repo: Path) -> None:
+    if not (repo / DVC_FILE).exists():
+        raise DatasetError(f"no {DVC_FILE} in {repo}: build a dataset first "
+                           "(`bench datasets build`), it runs `dvc add datasets`")
+
+
 def tracked_md5(repo: Path) -> str | None:
     """The md5 that ``datasets.dvc`` records (None when there is no datasets.dvc)."""
     path = repo / DVC_FILE
@@ -163,9 +180,7 @@ def tracked_md5(repo: Path) -> str | None:
 
 def push(repo: Path, progress: Progress = SILENT) -> None:
     """``dvc push datasets.dvc`` to the remote (``MODEBENCH_DVC_REMOTE`` or the default)."""
-    if not (repo / DVC_FILE).exists():
-        raise DatasetError(f"no {DVC_FILE} in {repo}: build a dataset first "
-                           "(`bench datasets build`), it runs `dvc add datasets`")
+    _require_dvc_file(repo)
     with progress.task(f"dvc push ({remote_url(repo)})", total=None):
         run_dvc(["push", "-q", *_remote_args(repo), DVC_FILE], repo)
 
@@ -192,6 +207,7 @@ def pull(repo: Path, targets: list[str] | None = None, force: bool = False,
 
 def status(repo: Path, cloud: bool = False) -> dict[str, Any]:
     """``dvc status [--cloud] --json`` of ``datasets.dvc`` (empty dict = up to date)."""
+    _require_dvc_file(repo)
     args = ["status", "--json", *(["--cloud", *_remote_args(repo)] if cloud else []), DVC_FILE]
     out = run_dvc(args, repo).stdout.strip()
     return json.loads(out) if out else {}

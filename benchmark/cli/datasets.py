@@ -58,7 +58,7 @@ def build(
     progress = Progress()
     table = Table(title="datasets built")
     for col in ("task", "dataset", "episodes", "dropped", "content hash", "spec hash", "s"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col == "content hash", overflow="fold")
     for t in _tasks(task):
         t0 = time.perf_counter()
         ds = build_dataset(t, progress, force=force)
@@ -85,27 +85,29 @@ def verify(task: str | None = typer.Option(None, "--task", "-t", help=TASK_HELP)
 
     table = Table(title="datasets")
     for col in ("task", "dataset", "status", "content hash", "detail"):
-        table.add_column(col, overflow="fold")
-    bad = 0
+        table.add_column(col, no_wrap=col == "content hash", overflow="fold")
+    problems: list[str] = []
     for t in _tasks(task):
         spec = t.spec
         if not dataset_path(spec.dataset_id).exists():
-            bad += 1
-            table.add_row(spec.id, spec.dataset_id, "[red]missing[/]", "-",
-                          f"`bench datasets pull` or `bench datasets build --task {spec.id}`")
+            problems.append(f"{spec.id}: dataset {spec.dataset_id} is missing; run `bench "
+                            f"datasets pull` or `bench datasets build --task {spec.id}`")
+            table.add_row(spec.id, spec.dataset_id, "[red]missing[/]", "-", "see below")
             continue
         try:
             ds = load_dataset(t)
         except DatasetError as exc:
-            bad += 1
-            table.add_row(spec.id, spec.dataset_id, "[red]bad[/]", "-", str(exc))
+            problems.append(f"{spec.id}: {exc}")
+            table.add_row(spec.id, spec.dataset_id, "[red]bad[/]", "-", "see below")
             continue
         status = "[green]ok[/]" if spec.dataset_hash else "[yellow]ok (no hash in spec)[/]"
         table.add_row(spec.id, spec.dataset_id, status, ds.content_hash,
                       f"{len(ds)} episodes")
     console.print(table)
-    if bad:
-        raise DatasetError(f"{bad} dataset(s) missing or not matching their spec (see above)")
+    for line in problems:  # one greppable line each, not folded into the table
+        err_console.print(f"[red]{line}[/]", highlight=False)
+    if problems:
+        raise DatasetError(f"{len(problems)} dataset(s) missing or not matching their spec")
 
 
 @app.command("pull")
