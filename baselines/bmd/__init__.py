@@ -51,7 +51,7 @@ class BMDMethod(DPPOMethod):
         self.discovery = found
         bmd = BMDPolicy(policy.model, policy.obs_norm, policy.act_norm, policy.act_steps,
                         ctx.device, found.noises, found.labels, found.p_z, cfg.knn_k,
-                        meta=found.stats)
+                        meta=found.stats, sampler=cfg.noise_sampler)
         return bmd
 
     def make_trainer(self, policy: DiffusionPolicy, cfg: Any, ctx: RunContext) -> DPPOTrainer:

@@ -16,9 +16,10 @@ from baselines.common.policy import DiffusionPolicy
 class BMDPolicy(DiffusionPolicy):
     """A diffusion policy whose initial noise is drawn from a chosen mode's region.
 
-    ``set_mode(k)`` makes every chunk's initial noise come from p(ξ | z = k) ∝
-    N(ξ; 0, I) 1[c(ξ) = k] (rejection sampling with the k-NN classifier c over the
-    discovery noises); ``set_mode(None)`` draws z ~ p(z) per chunk first.
+    ``set_mode(k)`` makes every chunk's initial noise come from mode k's region p(ξ | z = k):
+    the discovery noises labelled k (``sampler="bank"``), or N(ξ; 0, I) 1[c(ξ) = k] by
+    rejection with the k-NN classifier c (``"knn"``); ``set_mode(None)`` draws z ~ p(z) per
+    chunk first.
 
     Args:
         model: Diffusion model.
@@ -30,6 +31,7 @@ class BMDPolicy(DiffusionPolicy):
         labels: Their modes, (N,).
         p_z: Mode prior, (K,).
         knn_k: Neighbours of the classifier.
+        sampler: How a mode's noise is drawn (see :meth:`noise_for`).
         meta: JSON-able discovery summary (saved with the policy).
     """
 
@@ -38,9 +40,13 @@ class BMDPolicy(DiffusionPolicy):
     def __init__(self, model: Diffusion, obs_norm: MinMaxNormalizer, act_norm: MinMaxNormalizer,
                  act_steps: int, device: str = "cpu", bank: np.ndarray | None = None,
                  labels: np.ndarray | None = None, p_z: np.ndarray | None = None,
-                 knn_k: int = 5, meta: dict[str, Any] | None = None) -> None:
+                 knn_k: int = 5, meta: dict[str, Any] | None = None,
+                 sampler: str = "bank") -> None:
         super().__init__(model, obs_norm, act_norm, act_steps, device)
+        if sampler not in ("bank", "knn"):
+            raise ValueError("sampler must be 'bank' or 'knn'")
         self.mode: int | None = None
+        self.sampler = sampler
         self.knn_k = knn_k
         self.meta = dict(meta or {})
         if bank is not None and labels is not None and p_z is not None:
@@ -74,6 +80,28 @@ class BMDPolicy(DiffusionPolicy):
 
     def noise_for(self, z: torch.Tensor, generator: torch.Generator | None = None,
                   max_rounds: int = 64) -> torch.Tensor:
+        """Draw a noise from each row's mode region, (B,) -> (B, H * A).
+
+        ``sampler == "bank"``: a uniformly chosen discovery noise of mode z_b (the empirical
+        noise distribution of the mode). ``"knn"``: ξ ~ N(0, I) restricted to c(ξ) = z_b.
+        """
+        if self.sampler == "bank":
+            return self._bank_noise(z, generator)
+        return self._knn_noise(z, generator, max_rounds)
+
+    def _bank_noise(self, z: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        counts = torch.bincount(self.labels, minlength=self.n_modes)
+        if bool((counts[z] == 0).any()):
+            raise ValueError("a requested mode has no discovery noises")
+        # the j-th member of mode z: order the bank by label once, index by offset
+        order = torch.argsort(self.labels, stable=True)
+        starts = torch.cumsum(counts, 0) - counts
+        u = torch.rand(len(z), generator=generator).to(self.device)
+        pick = starts[z] + (u * counts[z]).long().clamp(max=counts[z] - 1)
+        return self.bank[order[pick]]
+
+    def _knn_noise(self, z: torch.Tensor, generator: torch.Generator | None,
+                   max_rounds: int) -> torch.Tensor:
         """Draw ξ ~ N(0, I) restricted to c(ξ) = z_b for each row (rejection sampling).
 
         Args:
@@ -118,7 +146,7 @@ class BMDPolicy(DiffusionPolicy):
     # ------------------------------------------------------------------ persistence
     def extra_json(self) -> dict[str, Any]:
         """Mode count, k-NN size, prior and the discovery summary."""
-        return {"n_modes": self.n_modes, "knn_k": self.knn_k,
+        return {"n_modes": self.n_modes, "knn_k": self.knn_k, "sampler": self.sampler,
                 "p_z": self.p_z.cpu().tolist(), "meta": self.meta}
 
     def extra_tensors(self) -> dict[str, torch.Tensor]:
@@ -128,6 +156,7 @@ class BMDPolicy(DiffusionPolicy):
     def restore_extras(self, extra: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
         """Inverse of :meth:`extra_json` / :meth:`extra_tensors`."""
         self.knn_k = int(extra["knn_k"])
+        self.sampler = str(extra.get("sampler", "bank"))
         self.meta = dict(extra.get("meta", {}))
         self.set_modes(tensors["bank"].numpy(), tensors["labels"].numpy(),
                        np.asarray(extra["p_z"], dtype=np.float32))

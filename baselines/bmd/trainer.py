@@ -66,10 +66,12 @@ class BMDTrainer(DPPOTrainer):
                  device: str = "cpu", seed: int = 0) -> None:
         super().__init__(policy, cfg, device, seed)
         self.bmd_cfg = cfg
+        self.deterministic_base = cfg.deterministic_base_steps
         self.disc = Discriminator(policy.obs_dim, policy.n_modes, cfg.disc_hidden_dims).to(device)
         self.disc_optim = torch.optim.Adam(self.disc.parameters(), lr=cfg.disc_lr)
         self.log_p_z = torch.log(policy.p_z.clamp(min=1e-8)).to(device)
         self.z = torch.zeros(0, dtype=torch.long, device=device)
+        self.xi = torch.zeros(0, policy.model.flat_dim, device=device)
         self.last_disc_acc = float("nan")
         self.train_discriminator(torch.as_tensor(discovery.state_obs, device=device),
                                  torch.as_tensor(discovery.state_labels, device=device),
@@ -77,18 +79,23 @@ class BMDTrainer(DPPOTrainer):
 
     # -------------------------------------------------------------- hooks
     def on_episode_start(self, mask: np.ndarray) -> None:
-        """Draw z ~ p(z) for the envs whose episode starts."""
+        """Draw z ~ p(z) (and, per episode, its initial noise) for envs starting an episode."""
         pol: BMDPolicy = self.policy  # type: ignore[assignment]
         if len(self.z) != len(mask):
+            mask = np.ones(len(mask), dtype=bool)
             self.z = pol.sample_z(len(mask), self.gen)
+            self.xi = pol.noise_for(self.z, self.gen)
             return
         m = torch.as_tensor(mask, device=self.device)
         if m.any():
             self.z[m] = pol.sample_z(int(m.sum()), self.gen)
+            self.xi[m] = pol.noise_for(self.z[m], self.gen)
 
     def initial_noise(self, n: int) -> torch.Tensor:
-        """Fresh noise from each env's z region."""
+        """Each env's episode noise (reused for every chunk) or a fresh draw from z's region."""
         pol: BMDPolicy = self.policy  # type: ignore[assignment]
+        if self.bmd_cfg.train_noise_per_episode:
+            return self.xi.clone()
         return pol.noise_for(self.z, self.gen)
 
     def step_extras(self) -> dict[str, np.ndarray]:

@@ -149,7 +149,7 @@ class Diffusion(nn.Module):
     def sample(self, cond: torch.Tensor, x: torch.Tensor, deterministic: bool = True,
                eta: torch.Tensor | float = 1.0, min_sampling_std: float = 0.1,
                randn_clip_value: float | None = None, return_chain: bool = False,
-               generator: torch.Generator | None = None
+               generator: torch.Generator | None = None, deterministic_base: bool = False
                ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Run the DDIM chain from initial noise ``x``.
 
@@ -163,6 +163,8 @@ class Diffusion(nn.Module):
             randn_clip_value: Clip of the per-step Gaussian draws (default: the config's).
             return_chain: Also return the chain of the fine-tuned steps.
             generator: Source of the per-step draws (default: torch's global generator).
+            deterministic_base: With ``deterministic=False``, run the steps that are not
+                fine-tuned with eta = 0 (only the last K' steps are stochastic).
 
         Returns:
             Final normalised chunks (B, H * A) and, with ``return_chain``, the chain
@@ -177,8 +179,9 @@ class Diffusion(nn.Module):
         for i in range(n):
             if return_chain and i == n - max(k_ft, 1):
                 chain.append(x)
-            mu, sigma = self.p_mean_std(x, i, cond, 0.0 if deterministic else eta)
-            if deterministic:
+            det = deterministic or (deterministic_base and not self.is_ft_index(i))
+            mu, sigma = self.p_mean_std(x, i, cond, 0.0 if det else eta)
+            if det:
                 x = mu
             else:
                 std = sigma.clamp(min=min_sampling_std)

@@ -239,6 +239,9 @@ class DPPOTrainer:
             clip_coef_schedule(k, cfg.clip_ploss_coef, cfg.clip_ploss_coef_base,
                                cfg.clip_ploss_coef_rate), dtype=torch.float32, device=device)
         self.timing: dict[str, float] = {"env": 0.0, "sample": 0.0, "update": 0.0}
+        # DPPO samples every denoising step stochastically; BMD keeps the frozen ones
+        # deterministic so the initial noise keeps selecting the mode
+        self.deterministic_base = False
         self.env_steps = 0
         self.history: list[dict[str, float]] = []
 
@@ -327,7 +330,8 @@ class DPPOTrainer:
             x, chain = pol.model.sample(
                 cond, self.initial_noise(n), deterministic=False, eta=eta,
                 min_sampling_std=cfg.min_sampling_denoising_std,
-                randn_clip_value=cfg.randn_clip_value, return_chain=True, generator=self.gen)
+                randn_clip_value=cfg.randn_clip_value, return_chain=True, generator=self.gen,
+                deterministic_base=self.deterministic_base)
             actions = pol.chunk_to_actions(x)
             t1 = time.perf_counter()
             next_obs, reward, term, trunc, infos = venv.step(actions)

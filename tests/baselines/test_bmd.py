@@ -58,7 +58,7 @@ def test_intrinsic_reward_sign_and_scale():
     assert r2.item() == pytest.approx(2 * r.item())
 
 
-def _bmd_from(tiny_policy, n_modes: int = 2) -> BMDPolicy:
+def _bmd_from(tiny_policy, n_modes: int = 2, sampler: str = "bank") -> BMDPolicy:
     import copy
 
     base = copy.deepcopy(tiny_policy)
@@ -68,11 +68,24 @@ def _bmd_from(tiny_policy, n_modes: int = 2) -> BMDPolicy:
     labels = (bank[:, 0] > 0).astype(np.int64)  # the region of mode 1 is xi_0 > 0
     p_z = np.bincount(labels, minlength=n_modes) / len(labels)
     return BMDPolicy(base.model, base.obs_norm, base.act_norm, base.act_steps, "cpu", bank,
-                     labels, p_z, knn_k=3, meta={"note": "test"})
+                     labels, p_z, knn_k=3, meta={"note": "test"}, sampler=sampler)
 
 
-def test_noise_is_drawn_from_the_chosen_region(tiny_policy):
+def test_bank_sampler_draws_discovery_noises_of_the_mode(tiny_policy):
     pol = _bmd_from(tiny_policy)
+    torch.manual_seed(0)
+    z = torch.tensor([0] * 30 + [1] * 30)
+    xi = pol.noise_for(z)
+    # every draw is a bank noise, of the requested mode
+    dist = torch.cdist(xi, pol.bank)
+    assert torch.all(dist.min(1).values < 1e-2)  # cdist is not exact at 0
+    assert torch.equal(pol.labels[dist.argmin(1)], z)
+    # both members of a mode are used (uniform over the mode's noises)
+    assert len(set(dist.argmin(1)[:30].tolist())) > 5
+
+
+def test_knn_sampler_draws_from_the_chosen_region(tiny_policy):
+    pol = _bmd_from(tiny_policy, sampler="knn")
     torch.manual_seed(0)
     z = torch.tensor([0] * 50 + [1] * 50)
     xi = pol.noise_for(z)
