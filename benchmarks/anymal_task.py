@@ -9,6 +9,7 @@ Measures, on one core:
 
     python benchmarks/anymal_task.py --episodes 40
     python benchmarks/anymal_task.py --episodes 20 --levels nominal,slope_6deg
+    MENAGERIE_ROOT=~/mujoco_menagerie python benchmarks/anymal_task.py --task anymal-menagerie
 """
 
 from __future__ import annotations
@@ -85,14 +86,21 @@ def expert_at_level(task, level_index: int, level, n_episodes: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--task", default="anymal", help="anymal or anymal-v0")
+    ap.add_argument("--task", default="anymal",
+                    help="anymal, anymal-v0 or anymal-menagerie (needs $MENAGERIE_ROOT)")
     ap.add_argument("--episodes", type=int, default=40, help="expert episodes per level")
     ap.add_argument("--levels", default="all", help="comma-separated level names or 'all'")
     args = ap.parse_args()
 
-    from benchmark.registry import get_task
+    if args.task.startswith("anymal-menagerie"):
+        # resolved here too, so this works before the registry lists the menagerie family
+        from tasks.anymal import menagerie_tasks
 
-    task = get_task(args.task)
+        (task,) = menagerie_tasks()
+    else:
+        from benchmark.registry import get_task
+
+        task = get_task(args.task)
     spec = task.spec
     print(f"{spec.id}  spec {spec.hash()}  model {spec.extra['model']}")
     print(f"physics: {physics_speed(task):,.0f} mj_step/s")
