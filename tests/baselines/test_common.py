@@ -45,7 +45,7 @@ def test_ddim_trailing_spacing_starts_at_pure_noise():
     m = Diffusion(4, 4, 2, DiffusionConfig(denoising_steps=20, ddim_steps=5))
     assert m.ddim_t.tolist() == [19, 15, 11, 7, 3]
     assert float(m.ddim_alphas_prev[-1]) == 1.0  # the last step lands on x0
-    lead = Diffusion(4, 4, 2, DiffusionConfig(ddim_spacing="leading"))
+    lead = Diffusion(4, 4, 2, DiffusionConfig(ddim_steps=5, ddim_spacing="leading"))
     assert lead.ddim_t.tolist() == [16, 12, 8, 4, 0]
 
 
