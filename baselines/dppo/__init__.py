@@ -5,7 +5,6 @@ The adapter imports no torch; the algorithm lives in :mod:`baselines.dppo.ppo`.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -85,11 +84,6 @@ class DPPOMethod(DiffusionMethodBase):
                        ctx: RunContext) -> DiffusionPolicy:
         """Hook before training (BMD discovers modes and wraps the policy here)."""
         return policy
-
-
-def finetune_fields(cfg: Any) -> dict[str, Any]:
-    """The config as a dict (for logs)."""
-    return dataclasses.asdict(cfg)
 
 
 __all__ = ["DPPOMethod", "DPPOMethodConfig"]
