@@ -89,6 +89,21 @@ def test_nominal_stance_stands_with_feet_on_the_floor():
     assert obs[3] < -0.99  # upright: gravity along the base's -z
 
 
+def test_joint_signs_follow_the_model_axes():
+    """A model whose joint axes point the other way (menagerie's do) gets sign -1 there."""
+    import mujoco
+
+    from tasks.anymal.model import index_robot
+
+    spec = mujoco.MjSpec.from_file(str(SHIPPED_MJCF))
+    for name in ("RF_HAA", "LH_KFE"):
+        joint = spec.joint(name)
+        joint.axis = -np.asarray(joint.axis)
+    idx = index_robot(spec.compile())
+    flipped = [JOINT_NAMES[i] for i in np.flatnonzero(idx.signs < 0)]
+    assert flipped == ["RF_HAA", "LH_KFE"]
+
+
 def test_spec_hash_includes_the_model_file_hash():
     assert SPEC_V0.extra["model"] == {"source": "shipped", "sha256": file_sha256(SHIPPED_MJCF)}
     other = dataclasses.replace(SPEC_V0, extra={**SPEC_V0.extra,
@@ -250,7 +265,7 @@ def test_smoke_evaluation_with_perturbations_through_the_runner(monkeypatch):
 
     smoke = TASK.spec.budget("smoke")
     spec = dataclasses.replace(TASK.spec, dataset_id="modebench/anymal/expert-test-v0",
-                               dataset_episodes=smoke.n_demos,
+                               dataset_episodes=smoke.n_demos, dataset_hash=None,
                                tiers={t: smoke for t in TASK.spec.tiers})
     small = AnymalTask(spec)
     monkeypatch.setattr(runner, "get_task", lambda task_id: small)
