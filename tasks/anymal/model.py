@@ -114,9 +114,9 @@ def build_model(source: str):
         spec.worldbody.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE,
                                 size=[0, 0, 0.05])
     for name, rgba in (("gate_left", [0.1, 0.5, 0.9, 0.6]), ("gate_right", [0.9, 0.5, 0.1, 0.6])):
-        # visual only (no contacts): the env moves them each episode
+        # visual only (no contacts), as wide as the default gates; the env moves them
         body = spec.worldbody.add_body(name=name, mocap=True, pos=[2.0, 0.0, 0.0])
-        body.add_geom(name=name, type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.02, 0.3, 0.003],
+        body.add_geom(name=name, type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.02, 0.2, 0.003],
                       contype=0, conaffinity=0, rgba=rgba)
     return spec.compile()
 
