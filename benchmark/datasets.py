@@ -226,13 +226,15 @@ def collect_demonstrations(task: Task, n_episodes: int, progress: Progress = SIL
 
 
 def _code_permalink(task: Task) -> str:
-    """``git:<sha>`` of the last commit that changed the task's package (its expert and env).
+    """``git:<sha>`` of the last commit that changed the task's code (expert, env).
 
     Not the checkout's HEAD: that changes with every commit anywhere in the repository, and
     the Minari metadata would then change the dataset's bytes (and make ``dvc status`` report
     a rebuilt, identical dataset as modified). The commit that last touched the code which
     generates the data is stable across unrelated commits and still says where it came from.
-    Uncommitted edits are not marked: the content hash, not this field, guards the data.
+    The package's ``__init__.py`` (the spec) is left out: recording the dataset's hash there
+    must not change the dataset's bytes. Uncommitted edits are not marked: the content hash,
+    not this field, guards the data.
     """
     import inspect
     import subprocess
@@ -240,7 +242,8 @@ def _code_permalink(task: Task) -> str:
     folder = Path(inspect.getfile(type(task))).resolve().parent
     try:
         sha = subprocess.run(
-            ["git", "log", "-1", "--format=%H", "--", "."], cwd=folder, capture_output=True,
+            ["git", "log", "-1", "--format=%H", "--", ".", ":(exclude)__init__.py"],
+            cwd=folder, capture_output=True,
             text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         sha = ""
