@@ -68,7 +68,7 @@ SPEC_V0 = TaskSpec(
             finetune_steps_per_iter=8, n_envs=2, eval_episodes=2,
         ),
         "small": TierBudget(
-            n_demos=100, pretrain_steps=5000, batch_size=256, finetune_iterations=40,
+            n_demos=100, pretrain_steps=8000, batch_size=256, finetune_iterations=40,
             finetune_steps_per_iter=16, n_envs=10, eval_episodes=50,
         ),
         "paper": TierBudget(
