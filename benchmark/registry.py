@@ -32,6 +32,7 @@ BUILTIN_TASKS: dict[str, str] = {
     "kitchen": "tasks.kitchen:TASKS",
     "robosuite-lift": "tasks.robosuite:TASKS",
     "anymal": "tasks.anymal:TASKS",
+    "anymal-menagerie": "tasks.anymal:MENAGERIE_TASKS",
 }
 BUILTIN_METHODS: dict[str, str] = {
     "bc": "baselines.bc:BCMethod",
