@@ -75,7 +75,7 @@ SPEC_V0 = TaskSpec(
     mode_weights=tuple(1.0 / len(MODES) for _ in MODES),
     dataset_id="modebench/kitchen/expert-v0",
     dataset_episodes=120,
-    dataset_hash=None,
+    dataset_hash="b81bfa796ae8d541",
     perturbations=_ladder(),
     tiers={
         # smoke: seconds of compute once the dataset exists (tests use a smaller variant)
