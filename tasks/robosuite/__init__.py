@@ -46,11 +46,11 @@ SPEC_V0 = TaskSpec(
     name="robosuite-lift",
     version=0,
     description=("robosuite Panda (OSC_POSE, 20 Hz) lifts one of two cubes; "
-                 "2 modes: the red or the green cube"),
+                 "2 modes: the red cube (right) or the green cube (left)"),
     env_id="modebench/RobosuiteLift-v0",
     env_kwargs={
         "max_episode_steps": 100, "lift_height": 0.04, "min_separation": 0.12,
-        "x_range": [-0.1, 0.1], "y_range": [-0.15, 0.15],
+        "x_range": [-0.08, 0.08], "y_range_red": [-0.16, -0.06], "y_range_green": [0.06, 0.16],
     },
     obs_dim=23,
     act_dim=7,
@@ -60,7 +60,7 @@ SPEC_V0 = TaskSpec(
     mode_weights=(0.5, 0.5),
     dataset_id="modebench/robosuite-lift/expert-v0",
     dataset_episodes=100,
-    dataset_hash="844f3ac8dd256e35",
+    dataset_hash="f6d77c16ab9f48a5",
     perturbations=_ladder(),
     tiers={
         "smoke": TierBudget(

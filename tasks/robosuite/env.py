@@ -9,9 +9,13 @@ strategies a user sees at a glance, decided early (the arm heads to one cube or 
 and equally rewarded, so a pure reward maximiser has no reason to keep both.
 
 Placement: the cubes are placed by :class:`TwoCubeSampler` (a robosuite
-``ObjectPositionSampler``) uniformly in a 20 x 30 cm area in front of the robot, at least
-``min_separation`` apart (so the open fingers never touch the other cube), each with a
-uniform yaw in [-45°, 45°) (all distinct orientations of a cube).
+``ObjectPositionSampler``): the red cube uniformly in a 16 x 10 cm patch on the robot's right
+(y in [-0.16, -0.06]), the green one in the mirror patch on its left, each with a uniform yaw
+in [-45°, 45°) (all distinct orientations of a cube), at least ``min_separation`` apart (so
+the open fingers never touch the other cube). Keeping each colour on its side makes the two
+modes two consistent directions (reach right / reach left), as a user would describe them;
+with both cubes anywhere, the diffusion BC baseline averaged the modes (8-17 % success on
+the mixture, 100 % on red-only demonstrations).
 
 Observation (flat float32, 23 dims; see :data:`OBS_NAMES`): gripper-site position, gripper
 yaw as (cos, sin), the two finger joint positions, and for each cube its position, its yaw
@@ -85,8 +89,8 @@ def fold_cube_yaw(yaw: float) -> float:
 
 
 def make_two_cube_sampler(
-    x_range: tuple[float, float], y_range: tuple[float, float], min_separation: float,
-    reference_pos: tuple[float, float, float],
+    x_range: tuple[float, float], y_ranges: dict[str, tuple[float, float]],
+    min_separation: float, reference_pos: tuple[float, float, float],
 ):
     """Build a :class:`TwoCubeSampler` (a robosuite ``ObjectPositionSampler`` subclass).
 
@@ -100,7 +104,8 @@ def make_two_cube_sampler(
     del robosuite
 
     class TwoCubeSampler(ObjectPositionSampler):
-        """Place every object uniformly in a rectangle, pairwise ``min_separation`` apart.
+        """Place each object uniformly in its own rectangle (``x_range`` x ``y_ranges[name]``),
+        pairwise ``min_separation`` apart.
 
         Yaw is uniform in [-π/4, π/4): for a cube every orientation is one of these.
         """
@@ -118,7 +123,7 @@ def make_two_cube_sampler(
             for obj in self.mujoco_objects:
                 for _ in range(1000):
                     x = self.rng.uniform(*x_range) + base[0]
-                    y = self.rng.uniform(*y_range) + base[1]
+                    y = self.rng.uniform(*y_ranges[obj.name]) + base[1]
                     if all(np.hypot(x - p[0], y - p[1]) >= min_separation
                            for p, _q, _o in placed.values()):
                         break
@@ -142,7 +147,8 @@ class RobosuiteLiftEnv(gym.Env):
         lift_height: Success when a grasped cube's bottom is this far above the table (m).
         min_separation: Minimum horizontal distance between the cubes' centres (m).
         x_range: Cube placement range along x, relative to the table centre (m).
-        y_range: Cube placement range along y, relative to the table centre (m).
+        y_range_red: Red cube's placement range along y, relative to the table centre (m).
+        y_range_green: Green cube's placement range along y (m).
         mass_scale: Multiplies both cubes' mass and inertia (a dynamics perturbation).
         friction_scale: Multiplies the sliding friction of the cubes and the gripper's geoms.
         gain_scale: Multiplies the OSC stiffness ``kp`` (150 by default).
@@ -155,8 +161,9 @@ class RobosuiteLiftEnv(gym.Env):
         max_episode_steps: int = 100,
         lift_height: float = 0.04,
         min_separation: float = 0.12,
-        x_range: tuple[float, float] = (-0.1, 0.1),
-        y_range: tuple[float, float] = (-0.15, 0.15),
+        x_range: tuple[float, float] = (-0.08, 0.08),
+        y_range_red: tuple[float, float] = (-0.16, -0.06),
+        y_range_green: tuple[float, float] = (0.06, 0.16),
         mass_scale: float = 1.0,
         friction_scale: float = 1.0,
         gain_scale: float = 1.0,
@@ -181,8 +188,9 @@ class RobosuiteLiftEnv(gym.Env):
         if arm["type"] != "OSC_POSE" or arm["input_type"] != "delta":
             raise RuntimeError(f"unexpected robosuite Panda controller config: {arm['type']}")
         arm["kp"] = float(arm["kp"]) * self.gain_scale
+        y_ranges = {"cubeA": tuple(y_range_red), "cubeB": tuple(y_range_green)}
         self.sampler = make_two_cube_sampler(
-            tuple(x_range), tuple(y_range), float(min_separation), (0.0, 0.0, TABLE_TOP_Z))
+            tuple(x_range), y_ranges, float(min_separation), (0.0, 0.0, TABLE_TOP_Z))
         self.sim_env = suite.make(
             "Stack",
             robots="Panda",

@@ -87,13 +87,14 @@ def test_idle_episode_truncates_without_success_or_mode():
     assert info["success"] is False and info["mode"] == ""
 
 
-def test_cubes_are_placed_apart_and_on_the_table():
+def test_cubes_are_placed_on_their_sides_apart_and_on_the_table():
     env = TASK.make_env().unwrapped
     for seed in range(20):
         env.reset(seed=seed)
         s = env.state()
         red, green = s["cubeA_pos"], s["cubeB_pos"]
         assert np.hypot(*(red[:2] - green[:2])) >= 0.12 - 1e-9
+        assert -0.16 <= red[1] <= -0.06 and 0.06 <= green[1] <= 0.16  # red right, green left
         assert abs(red[2] - 0.82) < 2e-3 and abs(green[2] - 0.825) < 2e-3
         assert -np.pi / 4 <= s["cubeA_yaw"] < np.pi / 4
 
