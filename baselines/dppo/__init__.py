@@ -30,6 +30,9 @@ class DPPOMethodConfig:
 class DPPOMethod(DiffusionMethodBase):
     """DPPO fine-tuning of the pretrained diffusion policy (DDIM chain, last K' steps).
 
+    After :meth:`finetune`, ``last_trainer`` holds the trainer (per-iteration ``history``,
+    ``timing`` split and ``env_steps``) for diagnostics and benchmarks.
+
     Args:
         diffusion: Backbone config.
         finetune: DPPO config (``ctx.options`` override its fields).
