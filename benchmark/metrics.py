@@ -8,8 +8,13 @@ Three layers, each a set of pure functions on plain Python / numpy values:
 * **Across training seeds** of one method on one task (or across checkpoints of one seed):
   :func:`mode_stability`, :func:`robustness`.
 * **Uncertainty and aggregates** over seeds and tasks, following rliable (Agarwal et al.,
-  "Deep RL at the Edge of the Statistical Precipice", NeurIPS 2021): :func:`bootstrap_ci`,
+  "Deep RL at the Edge of the Statistical Precipice", NeurIPS 2021): :func:`bootstrap_ci`
+  (and :func:`bootstrap_mean_cis`, the mean's interval for many metrics at once),
   :func:`stability_ci`, :func:`iqm`, :func:`aggregate_iqm`, :func:`probability_of_improvement`.
+
+The interval estimators are vectorised: each resample is evaluated as a whole-array operation
+(or as a product of its draw counts with a precomputed matrix), never by a Python loop over
+resamples or seed pairs, so that the leaderboard can compute thousands of intervals quickly.
 
 Why not call rliable itself: ``rliable.library`` (``StratifiedBootstrap``,
 ``get_interval_estimates``) cannot be imported here, because it imports ``arch`` 7.2 whose
@@ -31,11 +36,11 @@ to an exit code).
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import scipy.stats
@@ -48,6 +53,7 @@ __all__ = [
     "MetricInputError",
     "aggregate_iqm",
     "bootstrap_ci",
+    "bootstrap_mean_cis",
     "iqm",
     "js_divergence",
     "mode_count",
@@ -174,6 +180,31 @@ def _percentile_interval(stats: np.ndarray, alpha: float) -> tuple[float, float]
     # of the bootstrap distribution, with numpy's default linear interpolation.
     low, high = np.quantile(stats, [alpha / 2.0, 1.0 - alpha / 2.0])
     return float(low), float(high)
+
+
+def _draw_counts(rng: np.random.Generator, n: int, reps: int) -> np.ndarray:
+    """How often each of n units is drawn in each of ``reps`` resamples, shape (reps, n).
+
+    Draws exactly what ``rng.integers(0, n, size=(reps, n))`` draws and counts it per row, so
+    a statistic that only depends on the draw counts (a mean, a weighted sum over pairs) can be
+    evaluated as a matrix product instead of a gather of shape (reps, n, ...).
+    """
+    idx = rng.integers(0, n, size=(reps, n))
+    flat = (idx + (np.arange(reps) * n)[:, None]).ravel()
+    return np.bincount(flat, minlength=reps * n).reshape(reps, n).astype(float)
+
+
+@lru_cache(maxsize=256)
+def _resample_counts(n: int, reps: int, seed: int) -> np.ndarray:
+    """:func:`_draw_counts` of a fresh generator seeded with ``seed``, shape (reps, n), read-only.
+
+    An estimator that seeds a fresh generator with ``seed`` and makes one draw gets the same
+    resamples for every input of the same length, so they are drawn once per
+    (n, reps, seed) and reused.
+    """
+    out = _draw_counts(np.random.default_rng(seed), n, reps)
+    out.setflags(write=False)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -390,24 +421,46 @@ def js_divergence(p: Mapping[str, int], q: Mapping[str, int]) -> float:
     return min(1.0, max(0.0, js))  # clip rounding error (e.g. -1e-17 for identical inputs)
 
 
-def _js_matrix(dists: Sequence[Mapping[str, int]]) -> np.ndarray:
-    """Pairwise JS divergences, shape (n, n), zero diagonal."""
-    n = len(dists)
-    mat = np.zeros((n, n))
-    for i, j in itertools.combinations(range(n), 2):
-        mat[i, j] = mat[j, i] = js_divergence(dists[i], dists[j])
-    return mat
+def _js_matrix(counts: Sequence[Mapping[str, float]]) -> np.ndarray:
+    """Pairwise :func:`js_divergence` of checked counts (from :func:`_check_dists`), (n, n).
+
+    All pairs at once over the union of labels; equal to calling :func:`js_divergence` pair
+    by pair up to floating-point rounding. Empty distributions have divergence 1 from every
+    other one (other empty ones included); the diagonal is 0.
+    """
+    labels = sorted({label for c in counts for label in c})
+    n = len(counts)
+    mat = np.array([[c.get(label, 0.0) for label in labels] for c in counts],
+                   dtype=float).reshape(n, len(labels))
+    totals = mat.sum(axis=1)
+    empty = totals == 0
+    p = mat / np.where(empty, 1.0, totals)[:, None]  # (n, L)
+    m = 0.5 * (p[:, None, :] + p[None, :, :])  # (n, n, L)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # 0 log 0 = 0; m > 0 wherever p > 0
+        term_i = np.where(p[:, None, :] > 0, p[:, None, :] * np.log2(p[:, None, :] / m), 0.0)
+        term_j = np.where(p[None, :, :] > 0, p[None, :, :] * np.log2(p[None, :, :] / m), 0.0)
+    js = np.clip(0.5 * term_i.sum(axis=2) + 0.5 * term_j.sum(axis=2), 0.0, 1.0)
+    js[empty, :] = 1.0
+    js[:, empty] = 1.0
+    np.fill_diagonal(js, 0.0)
+    return js
 
 
-def _check_dists(dists: Sequence[Mapping[str, int]]) -> list[Mapping[str, int]]:
+def _check_dists(dists: Sequence[Mapping[str, int]]) -> list[dict[str, float]]:
+    """Validate one mode distribution per seed; returns their checked counts."""
     if isinstance(dists, Mapping):
         raise MetricInputError("dists must be a sequence of distributions (one per seed)")
     dists = list(dists)
     if not dists:
         raise MetricInputError("mode_stability needs at least one distribution")
-    for i, d in enumerate(dists):
-        _checked_counts(d, f"dists[{i}]")
-    return dists
+    return [_checked_counts(d, f"dists[{i}]") for i, d in enumerate(dists)]
+
+
+def _stability(js: np.ndarray) -> float:
+    """1 - mean JS over pairs of different seeds, clipped to [0, 1]; js (n, n), n >= 2."""
+    mean_js = js[np.triu_indices(js.shape[0], k=1)].mean()
+    return float(min(1.0, max(0.0, 1.0 - mean_js)))
 
 
 def mode_stability(dists: Sequence[Mapping[str, int]]) -> float:
@@ -432,13 +485,10 @@ def mode_stability(dists: Sequence[Mapping[str, int]]) -> float:
     Raises:
         MetricInputError: for no distributions or a bad one.
     """
-    dists = _check_dists(dists)
-    n = len(dists)
-    if n == 1:
+    counts = _check_dists(dists)
+    if len(counts) == 1:
         return 1.0
-    mat = _js_matrix(dists)
-    mean_js = mat[np.triu_indices(n, k=1)].mean()
-    return float(min(1.0, max(0.0, 1.0 - mean_js)))
+    return _stability(_js_matrix(counts))
 
 
 def robustness(nominal_success: float, perturbed_success: Sequence[float]) -> float:
@@ -523,6 +573,53 @@ def bootstrap_ci(
     return Estimate(value, low, high, n)
 
 
+def bootstrap_mean_cis(
+    columns: np.ndarray, reps: int = 2000, alpha: float = 0.05, seed: int = 0
+) -> list[Estimate]:
+    """:func:`bootstrap_ci` of the mean of every column of a seeds x metrics matrix at once.
+
+    ``bootstrap_ci`` draws the same resamples for every input of the same length and seed, so
+    one draw serves all columns: the result equals ``[bootstrap_ci(columns[:, k], reps=reps,
+    alpha=alpha, seed=seed) for k in ...]`` up to floating-point rounding (each resample mean
+    is computed as draw counts @ values / n, a matrix product, instead of a gather; the
+    resamples are drawn once per (n_seeds, reps, seed) and reused).
+
+    Degenerate case: one seed -> every interval collapses to its value.
+
+    Args:
+        columns: Per-seed values, shape (n_seeds, n_metrics), n_seeds >= 1, all finite (a
+            metric some seeds did not log goes through :func:`bootstrap_ci` on its finite
+            values instead).
+        reps: Number of bootstrap resamples.
+        alpha: 1 - coverage.
+        seed: Seed of the resampling RNG.
+
+    Returns:
+        One ``Estimate(value=column mean, ci_low, ci_high, n=n_seeds)`` per column.
+
+    Raises:
+        MetricInputError: for a non-2-D, seedless or non-finite matrix, or bad ``reps`` /
+            ``alpha``.
+    """
+    _check_ci_args(reps, alpha)
+    x = np.asarray(columns, dtype=float)
+    if x.ndim != 2 or x.shape[0] == 0 or not np.isfinite(x).all():
+        raise MetricInputError(
+            f"columns must be a finite (n_seeds, n_metrics) matrix with n_seeds >= 1, "
+            f"got shape {x.shape}"
+        )
+    n = x.shape[0]
+    values = x.mean(axis=0)
+    if n == 1:
+        return [Estimate(float(v), float(v), float(v), 1) for v in values]
+    # resample means as draw counts (reps, n) @ values (n, k) / n; quantiles along the
+    # contiguous axis
+    stats = (_resample_counts(n, int(reps), seed) @ x / n).T.copy()  # (k, reps)
+    lows, highs = np.quantile(stats, [alpha / 2.0, 1.0 - alpha / 2.0], axis=1)
+    return [Estimate(float(v), float(lo), float(hi), n)
+            for v, lo, hi in zip(values, lows, highs, strict=True)]
+
+
 def stability_ci(
     dists: Sequence[Mapping[str, int]], reps: int = 2000, seed: int = 0, alpha: float = 0.05
 ) -> Estimate:
@@ -554,16 +651,13 @@ def stability_ci(
         MetricInputError: for no or bad distributions, or bad ``reps`` / ``alpha``.
     """
     _check_ci_args(reps, alpha)
-    dists = _check_dists(dists)
-    n = len(dists)
-    value = mode_stability(dists)
+    checked = _check_dists(dists)
+    n = len(checked)
     if n == 1:
-        return Estimate(value, value, value, 1)
-    js = _js_matrix(dists)  # computed once; resamples only reweight it
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(int(reps), n))
-    counts = np.zeros((int(reps), n))
-    np.add.at(counts, (np.arange(int(reps))[:, None], idx), 1.0)
+        return Estimate(1.0, 1.0, 1.0, 1)
+    js = _js_matrix(checked)  # computed once; resamples only reweight it
+    value = _stability(js)
+    counts = _resample_counts(n, int(reps), seed)  # draw counts of rng.integers(0, n, (reps, n))
     # For draw counts c: sum over pairs of different seeds of c_i c_j JS_ij (diagonal is 0),
     # and the number of such pairs of positions.
     weighted = 0.5 * np.einsum("ri,ij,rj->r", counts, js, counts)
@@ -647,11 +741,9 @@ def aggregate_iqm(
     return Estimate(value, low, high, total)
 
 
-def _p_greater(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """P(X > Y) + ½ P(X = Y) for resampled batches: x (r, n), y (r, m) -> (r,)."""
-    gt = (x[:, :, None] > y[:, None, :]).sum(axis=(1, 2))
-    eq = (x[:, :, None] == y[:, None, :]).sum(axis=(1, 2))
-    return (gt + 0.5 * eq) / (x.shape[1] * y.shape[1])
+def _pair_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """G[i, j] = 1 if a_i > b_j, ½ if equal, else 0; shape (n, m)."""
+    return (a[:, None] > b[None, :]) + 0.5 * (a[:, None] == b[None, :])
 
 
 def probability_of_improvement(
@@ -694,14 +786,19 @@ def probability_of_improvement(
         raise MetricInputError(
             f"x and y share no task (x: {sorted(xs)}, y: {sorted(ys)})"
         )
-    value = float(np.mean([_p_greater(xs[t][None], ys[t][None])[0] for t in common]))
+    grids = {t: _pair_matrix(xs[t], ys[t]) for t in common}
+    value = float(np.mean([grids[t].mean() for t in common]))
     rng = np.random.default_rng(seed)
     per_task = []
     for t in common:
-        a, b = xs[t], ys[t]
-        ra = a[rng.integers(0, a.size, size=(int(reps), a.size))]
-        rb = b[rng.integers(0, b.size, size=(int(reps), b.size))]
-        per_task.append(_p_greater(ra, rb))
+        g = grids[t]
+        n, m = g.shape
+        # Per task, X's then Y's resample. A resample's share of winning pairs is
+        # cx^T G cy / (n m) for its draw counts cx, cy: a matrix product instead of a
+        # (reps, n, m) comparison grid, and exact (sums of halves of small integers).
+        cx = _draw_counts(rng, n, int(reps))
+        cy = _draw_counts(rng, m, int(reps))
+        per_task.append(np.einsum("ri,ri->r", cx @ g, cy) / (n * m))
     stats = np.mean(per_task, axis=0)
     low, high = _percentile_interval(stats, alpha)
     if all(xs[t].size == 1 and ys[t].size == 1 for t in common):

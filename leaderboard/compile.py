@@ -11,8 +11,8 @@ Steps (:func:`compile_leaderboard`):
    (tag ``modebench.mode``) is a different policy from the sampled one, so it forms its own
    row, shown as ``bmd [mode 2]``. Re-runs of the same seed keep the latest run only (counted
    as superseded), so a seed is never counted twice.
-3. **Statistics** per group, all with 95 % percentile-bootstrap CIs over seeds (definitions in
-   :mod:`benchmark.metrics`, computed by its vectorised twins in :mod:`leaderboard.faststats`):
+3. **Statistics** per group, all with 95 % percentile-bootstrap CIs over seeds (computed by
+   :mod:`benchmark.metrics`; one bootstrap draw serves every fully logged column of a group):
    success rate, mode count, mode entropy, robustness, mode retention (means over seeds);
    mode stability from the seeds' nominal mode distributions; success and mode count per
    perturbation level (robustness curves); mean mode shares (bar plots).
@@ -36,7 +36,6 @@ import numpy as np
 from benchmark import metrics, schema
 from benchmark.metrics import Estimate
 from benchmark.spec import TIERS, TaskSpec
-from leaderboard import faststats
 from leaderboard.records import SeedResult
 
 # (key, metric name in the runs, label, short description); mode_stability is computed from
@@ -297,10 +296,10 @@ def _finite_estimates(values: np.ndarray) -> list[Estimate | None]:
     full = finite.all(axis=0)
     if full.any():
         cols = np.flatnonzero(full)
-        for c, est in zip(cols, faststats.bootstrap_mean_cis(values[:, cols]), strict=True):
+        for c, est in zip(cols, metrics.bootstrap_mean_cis(values[:, cols]), strict=True):
             out[c] = est
     for c in np.flatnonzero(~full & finite.any(axis=0)):
-        out[c] = faststats.bootstrap_mean_ci(values[finite[:, c], c])
+        out[c] = metrics.bootstrap_ci(values[finite[:, c], c])
     return out
 
 
@@ -328,7 +327,7 @@ def _group_stats(task: str, label: str, tier: str, spec: TaskSpec,
     ests = _finite_estimates(mat)
     cells: dict[str, Estimate | None] = dict(zip(keys, ests[: len(keys)], strict=True))
     dists = [r.nominal_distribution() for r in rows if "nominal" in r.mode_distribution]
-    cells["mode_stability"] = faststats.stability_ci(dists) if dists else None
+    cells["mode_stability"] = metrics.stability_ci(dists) if dists else None
     levels = []
     for i, lv in enumerate(level_objs):
         s_est, m_est = ests[len(keys) + 2 * i], ests[len(keys) + 2 * i + 1]
@@ -370,7 +369,7 @@ def _aggregates(tasks: Sequence[TaskBoard]) -> tuple[dict, dict, dict, tuple[str
             xa, xb = per_method[a]["success"], per_method[b]["success"]
             if not set(xa) & set(xb):
                 continue
-            est = faststats.probability_of_improvement(xa, xb)
+            est = metrics.probability_of_improvement(xa, xb)
             poi[(a, b)] = est
             # P(B > A) = 1 - P(A > B) exactly (ties count ½ both ways), resample by resample,
             # so the interval mirrors too: half the work

@@ -432,3 +432,94 @@ def test_bootstrap_ci_mean_fast_path_equals_generic_loop():
         [fast.value, fast.ci_low, fast.ci_high], [slow.value, slow.ci_low, slow.ci_high],
         rtol=0, atol=1e-12,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# vectorised estimators against direct per-resample / per-pair references (same draws)
+
+
+def _assert_same(a: m.Estimate, b: m.Estimate) -> None:
+    assert a.n == b.n
+    np.testing.assert_allclose([a.value, a.ci_low, a.ci_high], [b.value, b.ci_low, b.ci_high],
+                               rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 31])
+def test_bootstrap_mean_cis_equals_bootstrap_ci_per_column(n):
+    x = np.random.default_rng(n).random((n, 4)).round(2)  # rounding makes ties, as rates have
+    ests = m.bootstrap_mean_cis(x, seed=3)
+    assert len(ests) == 4
+    for k, est in enumerate(ests):
+        _assert_same(m.bootstrap_ci(x[:, k], seed=3), est)
+
+
+def test_bootstrap_mean_cis_bad_input():
+    for bad in (np.array([[np.nan]]), np.zeros((0, 3)), np.zeros(3)):
+        with pytest.raises(m.MetricInputError, match="matrix"):
+            m.bootstrap_mean_cis(bad)
+    with pytest.raises(m.MetricInputError, match="reps"):
+        m.bootstrap_mean_cis(np.ones((2, 2)), reps=0)
+
+
+def test_js_matrix_matches_pairwise_js_divergence():
+    dists = [{"a": 3, "b": 1}, {"b": 2, "c": 2}, {}, {"a": 1}, {}]
+    js = m._js_matrix(m._check_dists(dists))
+    for i in range(len(dists)):
+        for j in range(len(dists)):
+            want = 0.0 if i == j else m.js_divergence(dists[i], dists[j])
+            assert js[i, j] == pytest.approx(want, abs=1e-12)
+
+
+def _random_dists(n: int, rng: np.random.Generator) -> list[dict[str, int]]:
+    dists = []
+    for i in range(n):
+        total = 0 if i == 1 else int(rng.integers(1, 40))  # one seed with no success
+        counts = rng.multinomial(total, rng.dirichlet([0.4] * 12))  # > 8 labels in all
+        dists.append({f"m{j}": int(c) for j, c in enumerate(counts) if c})
+    return dists
+
+
+@pytest.mark.parametrize("n", [2, 6, 20])
+def test_stability_ci_equals_per_resample_reference(n):
+    # Reference: for each resample, the mean js_divergence over pairs of positions holding
+    # different seeds, pair by pair; resamples with one distinct seed are left out.
+    dists = _random_dists(n, np.random.default_rng(100 + n))
+    reps, alpha = 300, 0.05
+    idx = np.random.default_rng(0).integers(0, n, size=(reps, n))
+    stats = []
+    for row in idx:
+        pairs = [m.js_divergence(dists[a], dists[b])
+                 for i, a in enumerate(row) for b in row[i + 1:] if a != b]
+        if pairs:
+            stats.append(min(1.0, max(0.0, 1.0 - float(np.mean(pairs)))))
+    low, high = np.quantile(stats, [alpha / 2, 1 - alpha / 2])
+    want = m.Estimate(m.mode_stability(dists), float(low), float(high), n)
+    _assert_same(want, m.stability_ci(dists, reps=reps, seed=0, alpha=alpha))
+
+
+@pytest.mark.parametrize("n,k", [(1, 1), (3, 5), (10, 10)])
+def test_probability_of_improvement_equals_comparison_grid_reference(n, k):
+    # Reference: per task (sorted), X's then Y's resample indices from one generator, and
+    # P(X > Y) of each resample from the full (reps, n, k) comparison grid.
+    rng = np.random.default_rng(7 * n + k)
+    x = {f"t{i}": rng.random(n).round(1) for i in range(4)}
+    y = {f"t{i}": rng.random(k).round(1) for i in range(1, 6)}
+    reps = 300
+
+    def p_greater(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # (r, n), (r, k) -> (r,)
+        grid = (a[:, :, None] > b[:, None, :]) + 0.5 * (a[:, :, None] == b[:, None, :])
+        return grid.mean(axis=(1, 2))
+
+    common = sorted(set(x) & set(y))
+    draws = np.random.default_rng(0)
+    per_task = []
+    for t in common:
+        ra = x[t][draws.integers(0, n, size=(reps, n))]
+        rb = y[t][draws.integers(0, k, size=(reps, k))]
+        per_task.append(p_greater(ra, rb))
+    value = float(np.mean([p_greater(x[t][None], y[t][None])[0] for t in common]))
+    low, high = np.quantile(np.mean(per_task, axis=0), [0.025, 0.975])
+    if n == k == 1:
+        low = high = value
+    want = m.Estimate(value, float(low), float(high), len(common))
+    _assert_same(want, m.probability_of_improvement(x, y, reps=reps, seed=0))
