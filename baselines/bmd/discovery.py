@@ -6,9 +6,9 @@
 2. Describe each trajectory by a generic feature (the normalised observation trajectory
    resampled at fixed times, standardised) and cluster the features with k-means into K
    modes.
-3. A mode's noise region is the set of discovery noises whose trajectories fell in its
-   cluster (sampled uniformly, the default), or the region of a k-NN classifier c(ξ) on the
-   (ξ, cluster) pairs, p(ξ | z) ∝ N(ξ; 0, I) 1[c(ξ) = z], sampled by rejection.
+3. A mode's noise region is the region of a k-NN classifier c(ξ) on the (ξ, cluster)
+   pairs, p(ξ | z) ∝ N(ξ; 0, I) 1[c(ξ) = z], sampled by rejection (the default), or the
+   set of discovery noises whose trajectories fell in its cluster, sampled uniformly.
 """
 
 from __future__ import annotations

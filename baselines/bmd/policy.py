@@ -41,7 +41,7 @@ class BMDPolicy(DiffusionPolicy):
                  act_steps: int, device: str = "cpu", bank: np.ndarray | None = None,
                  labels: np.ndarray | None = None, p_z: np.ndarray | None = None,
                  knn_k: int = 5, meta: dict[str, Any] | None = None,
-                 sampler: str = "bank") -> None:
+                 sampler: str = "knn") -> None:
         super().__init__(model, obs_norm, act_norm, act_steps, device)
         if sampler not in ("bank", "knn"):
             raise ValueError("sampler must be 'bank' or 'knn'")
@@ -156,7 +156,7 @@ class BMDPolicy(DiffusionPolicy):
     def restore_extras(self, extra: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
         """Inverse of :meth:`extra_json` / :meth:`extra_tensors`."""
         self.knn_k = int(extra["knn_k"])
-        self.sampler = str(extra.get("sampler", "bank"))
+        self.sampler = str(extra.get("sampler", "knn"))
         self.meta = dict(extra.get("meta", {}))
         self.set_modes(tensors["bank"].numpy(), tensors["labels"].numpy(),
                        np.asarray(extra["p_z"], dtype=np.float32))

@@ -58,7 +58,7 @@ def test_intrinsic_reward_sign_and_scale():
     assert r2.item() == pytest.approx(2 * r.item())
 
 
-def _bmd_from(tiny_policy, n_modes: int = 2, sampler: str = "bank") -> BMDPolicy:
+def _bmd_from(tiny_policy, n_modes: int = 2, sampler: str = "knn") -> BMDPolicy:
     import copy
 
     base = copy.deepcopy(tiny_policy)
@@ -72,7 +72,7 @@ def _bmd_from(tiny_policy, n_modes: int = 2, sampler: str = "bank") -> BMDPolicy
 
 
 def test_bank_sampler_draws_discovery_noises_of_the_mode(tiny_policy):
-    pol = _bmd_from(tiny_policy)
+    pol = _bmd_from(tiny_policy, sampler="bank")
     torch.manual_seed(0)
     z = torch.tensor([0] * 30 + [1] * 30)
     xi = pol.noise_for(z)
