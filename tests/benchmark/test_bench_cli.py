@@ -85,3 +85,45 @@ def test_evaluate_smoke_end_to_end_logs_a_run_that_reads_back(avoid_dataset):
         assert len(rows) == 2 * get_task("avoid").spec.budget("smoke").eval_episodes
         assert {row["level"] for row in rows} == {"nominal", "obs_noise_0.1"}
     assert {r.data.tags[schema.TAG_SEED] for r in seeds} == {"0", "1"}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ui_serves_the_projects_store(tmp_path):
+    """`bench ui` starts MLflow's server on loopback over the configured store."""
+    import json
+    import os
+    import time
+    import urllib.request
+
+    c = tracking.client()
+    tracking.experiment_id(c)  # the store exists and holds the modebench experiment
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "benchmark.cli", "ui", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=dict(os.environ), start_new_session=True)
+    try:
+        body = None
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                req = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/search",
+                    data=b'{"max_results": 10}', headers={"Content-Type": "application/json"})
+                body = json.loads(urllib.request.urlopen(req, timeout=5).read())
+                break
+            except OSError:
+                time.sleep(1)
+        assert body is not None, proc.stdout.read().decode() if proc.poll() is not None else ""
+        assert schema.EXPERIMENT in [e["name"] for e in body["experiments"]]
+    finally:
+        import signal
+
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
