@@ -347,6 +347,12 @@ def load_dataset(task: Task) -> DemoDataset:
             f"`bench datasets build --task {spec.id}` (or `bench datasets pull`)"
         )
     ds = _read(path, spec.dataset_id, spec.modes)
+    if len(ds) != spec.dataset_episodes:
+        raise DatasetError(
+            f"dataset {spec.dataset_id} at {path} has {len(ds)} episodes, task {spec.id} "
+            f"specifies {spec.dataset_episodes}: it was built by other code. Fix: "
+            f"`bench datasets build --task {spec.id} --force`."
+        )
     if spec.dataset_hash is not None and ds.content_hash != spec.dataset_hash:
         raise DatasetError(
             f"dataset {spec.dataset_id} at {path} has content hash {ds.content_hash}, but task "

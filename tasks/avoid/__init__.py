@@ -37,7 +37,7 @@ SPEC_V0 = TaskSpec(
     version=0,
     description="2-D point mass through 3 rows of obstacles; 8 left/right homotopy classes",
     env_id="modebench/Avoid-v0",
-    env_kwargs={"max_episode_steps": 80, "time_cost": 0.02},
+    env_kwargs={"horizon": 80, "time_cost": 0.02},
     obs_dim=4,
     act_dim=2,
     max_episode_steps=80,
@@ -46,7 +46,7 @@ SPEC_V0 = TaskSpec(
     mode_weights=tuple(1.0 / len(MODES) for _ in MODES),
     dataset_id="modebench/avoid/expert-v0",
     dataset_episodes=500,
-    dataset_hash=None,
+    dataset_hash="6272df8d8e3937c3",
     perturbations=_ladder(),
     tiers={
         "smoke": TierBudget(

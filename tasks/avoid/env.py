@@ -48,7 +48,7 @@ class AvoidEnv(gym.Env):
         progress_weight: float = 1.0,
         success_bonus: float = 1.0,
         crash_penalty: float = 0.5,
-        max_episode_steps: int = 80,
+        horizon: int = 80,
     ) -> None:
         if len(row_y) != len(obstacle_x):
             raise ValueError("row_y and obstacle_x must have the same length")
@@ -67,7 +67,8 @@ class AvoidEnv(gym.Env):
         self.progress_weight = float(progress_weight)
         self.success_bonus = float(success_bonus)
         self.crash_penalty = float(crash_penalty)
-        self.max_episode_steps = int(max_episode_steps)
+        # not `max_episode_steps`: gymnasium.make takes that keyword for its own TimeLimit
+        self.horizon = int(horizon)
         high = np.array([1.0, 2.0, 2.0, 2.0], dtype=np.float32)
         self.observation_space = spaces.Box(-high, high, dtype=np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
@@ -119,7 +120,7 @@ class AvoidEnv(gym.Env):
         if crashed:
             reward -= self.crash_penalty
         terminated = crashed or reached
-        truncated = (not terminated) and self._t >= self.max_episode_steps
+        truncated = (not terminated) and self._t >= self.horizon
         info: dict[str, Any] = {}
         if terminated or truncated:
             info["success"] = reached

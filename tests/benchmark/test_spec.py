@@ -21,7 +21,7 @@ def test_hash_is_stable_and_canonical():
 
 @pytest.mark.parametrize("change", [
     {"version": 1},
-    {"env_kwargs": {"max_episode_steps": 81, "time_cost": 0.02}},
+    {"env_kwargs": {"horizon": 81, "time_cost": 0.02}},
     {"chunk": ChunkSpec(horizon=8, act_steps=2)},
     {"dataset_hash": "0" * 16},
     {"extra": {"obs_scale": [0.1, 0.35, 0.3, 0.3]}},

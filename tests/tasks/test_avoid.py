@@ -132,3 +132,13 @@ def test_hash_mismatch_is_refused_with_a_fix(avoid_dataset):
     wrong = AvoidTask(dataclasses.replace(TASK.spec, dataset_hash="0123456789abcdef"))
     with pytest.raises(DatasetError, match="bench datasets build --task avoid-v0 --force"):
         load_dataset(wrong)
+
+
+def test_dataset_of_another_size_is_refused(avoid_dataset):
+    import dataclasses
+
+    from tasks.avoid import AvoidTask
+
+    other = AvoidTask(dataclasses.replace(TASK.spec, dataset_episodes=400))
+    with pytest.raises(DatasetError, match="has 500 episodes, task avoid-v0 specifies 400"):
+        load_dataset(other)
