@@ -139,6 +139,6 @@ def test_dataset_of_another_size_is_refused(avoid_dataset):
 
     from tasks.avoid import AvoidTask
 
-    other = AvoidTask(dataclasses.replace(TASK.spec, dataset_episodes=400))
-    with pytest.raises(DatasetError, match="has 500 episodes, task avoid-v0 specifies 400"):
+    other = AvoidTask(dataclasses.replace(TASK.spec, dataset_episodes=600))
+    with pytest.raises(DatasetError, match="has 500 episodes, task avoid-v0 specifies 600"):
         load_dataset(other)
