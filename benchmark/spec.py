@@ -44,6 +44,33 @@ class PerturbationLevel:
 NOMINAL = PerturbationLevel(name="nominal", kind="nominal")
 
 
+def obs_noise_ladder(sigmas: tuple[float, ...]) -> list[PerturbationLevel]:
+    """Levels 1..n of the generic observation-noise ladder: ``obs_noise_<σ>``, ``{"obs_noise": σ}``.
+
+    Tasks apply it with :class:`benchmark.wrappers.ObservationNoise` (σ times each observation
+    dimension's scale).
+    """
+    return [PerturbationLevel(f"obs_noise_{s}", "obs_noise", {"obs_noise": s}, "obs_noise", i)
+            for i, s in enumerate(sigmas, start=1)]
+
+
+def dynamics_ladder(ladder: str, key: str, values: tuple[float, ...],
+                    names: tuple[str, ...] | None = None) -> list[PerturbationLevel]:
+    """Levels 1..n of one dynamics ladder, e.g. ``("mass", "mass_scale", (1.5, 2.0))``.
+
+    Args:
+        ladder: Ladder name (curves are drawn per ladder).
+        key: The parameter the task's env factory reads.
+        values: Its value at each level, mildest first.
+        names: Level names; default ``f"{ladder}_x{value}"``.
+    """
+    names = names or tuple(f"{ladder}_x{v}" for v in values)
+    if len(names) != len(values):
+        raise ValueError(f"ladder {ladder}: {len(names)} names for {len(values)} values")
+    return [PerturbationLevel(n, "dynamics", {key: v}, ladder, i)
+            for i, (n, v) in enumerate(zip(names, values, strict=True), start=1)]
+
+
 @dataclass(frozen=True)
 class TierBudget:
     """Compute budget of one tier. Methods read what they need.

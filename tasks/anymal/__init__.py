@@ -20,7 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.spec import NOMINAL, ChunkSpec, PerturbationLevel, TaskSpec, TierBudget
+from benchmark.spec import (
+    NOMINAL,
+    ChunkSpec,
+    PerturbationLevel,
+    TaskSpec,
+    TierBudget,
+    dynamics_ladder,
+    obs_noise_ladder,
+)
 from benchmark.task import Task
 from tasks.anymal.model import SHIPPED_MJCF, file_sha256, menagerie_model_hash
 
@@ -70,14 +78,10 @@ DYNAMICS_LADDERS: tuple[tuple[str, str, tuple[float, ...], str], ...] = (
 
 
 def _ladder() -> tuple[PerturbationLevel, ...]:
-    levels = [NOMINAL]
-    for i, sigma in enumerate((0.05, 0.1, 0.2), start=1):
-        levels.append(PerturbationLevel(
-            f"obs_noise_{sigma}", "obs_noise", {"obs_noise": sigma}, "obs_noise", i))
+    levels = [NOMINAL, *obs_noise_ladder((0.05, 0.1, 0.2))]
     for ladder, key, values, fmt in DYNAMICS_LADDERS:
-        for i, v in enumerate(values, start=1):
-            label = f"{v:g}"
-            levels.append(PerturbationLevel(fmt.format(label), "dynamics", {key: v}, ladder, i))
+        names = tuple(fmt.format(f"{v:g}") for v in values)
+        levels += dynamics_ladder(ladder, key, values, names)
     return tuple(levels)
 
 

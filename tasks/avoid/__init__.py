@@ -7,7 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.spec import NOMINAL, ChunkSpec, PerturbationLevel, TaskSpec, TierBudget
+from benchmark.spec import (
+    NOMINAL,
+    ChunkSpec,
+    PerturbationLevel,
+    TaskSpec,
+    TierBudget,
+    dynamics_ladder,
+    obs_noise_ladder,
+)
 from benchmark.task import Task
 
 ROWS = 3
@@ -18,18 +26,10 @@ OBS_SCALE = (0.15, 0.35, 0.3, 0.3)
 
 
 def _ladder() -> tuple[PerturbationLevel, ...]:
-    levels = [NOMINAL]
-    for i, sigma in enumerate((0.05, 0.1, 0.2), start=1):
-        levels.append(PerturbationLevel(
-            f"obs_noise_{sigma}", "obs_noise", {"obs_noise": sigma}, "obs_noise", i))
-    for ladder, key, values in (
-        ("drag", "drag_scale", (0.5, 2.0)),
-        ("mass", "mass_scale", (1.5, 2.0)),
-        ("gain", "gain_scale", (0.75, 0.5)),
-    ):
-        for i, v in enumerate(values, start=1):
-            levels.append(PerturbationLevel(f"{ladder}_x{v}", "dynamics", {key: v}, ladder, i))
-    return tuple(levels)
+    return (NOMINAL, *obs_noise_ladder((0.05, 0.1, 0.2)),
+            *dynamics_ladder("drag", "drag_scale", (0.5, 2.0)),
+            *dynamics_ladder("mass", "mass_scale", (1.5, 2.0)),
+            *dynamics_ladder("gain", "gain_scale", (0.75, 0.5)))
 
 
 SPEC_V0 = TaskSpec(

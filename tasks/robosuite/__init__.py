@@ -11,7 +11,15 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.spec import NOMINAL, ChunkSpec, PerturbationLevel, TaskSpec, TierBudget
+from benchmark.spec import (
+    NOMINAL,
+    ChunkSpec,
+    PerturbationLevel,
+    TaskSpec,
+    TierBudget,
+    dynamics_ladder,
+    obs_noise_ladder,
+)
 from benchmark.task import Task
 
 MODES = ("red", "green")
@@ -28,18 +36,10 @@ OBS_SCALE: tuple[float, ...] = (
 
 
 def _ladder() -> tuple[PerturbationLevel, ...]:
-    levels = [NOMINAL]
-    for i, sigma in enumerate((0.05, 0.1, 0.2), start=1):
-        levels.append(PerturbationLevel(
-            f"obs_noise_{sigma}", "obs_noise", {"obs_noise": sigma}, "obs_noise", i))
-    for ladder, key, values in (
-        ("mass", "mass_scale", (3.0, 10.0)),
-        ("friction", "friction_scale", (0.3, 0.1)),
-        ("gain", "gain_scale", (0.5, 0.25)),
-    ):
-        for i, v in enumerate(values, start=1):
-            levels.append(PerturbationLevel(f"{ladder}_x{v}", "dynamics", {key: v}, ladder, i))
-    return tuple(levels)
+    return (NOMINAL, *obs_noise_ladder((0.05, 0.1, 0.2)),
+            *dynamics_ladder("mass", "mass_scale", (3.0, 10.0)),
+            *dynamics_ladder("friction", "friction_scale", (0.3, 0.1)),
+            *dynamics_ladder("gain", "gain_scale", (0.5, 0.25)))
 
 
 SPEC_V0 = TaskSpec(
