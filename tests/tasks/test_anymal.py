@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+from task_helpers import rollout as _rollout
 
 from benchmark.datasets import collect_demonstrations
 from benchmark.registry import get_task
@@ -22,18 +23,6 @@ from tasks.anymal.model import (
 )
 
 TASK = get_task("anymal")
-
-
-def _rollout(env, seed: int, actions) -> tuple[np.ndarray, dict]:
-    obs, _ = env.reset(seed=seed)
-    out = [obs]
-    info: dict = {}
-    for a in actions:
-        obs, r, te, tr, info = env.step(a)
-        out.append(obs)
-        if te or tr:
-            break
-    return np.asarray(out), info
 
 
 def _expert_episode(task, env, seed: int, mode: str) -> dict:

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+from task_helpers import rollout as _rollout
 
 from benchmark.datasets import collect_demonstrations, load_dataset
 from benchmark.errors import DatasetError
@@ -10,17 +11,6 @@ from benchmark.registry import get_task
 from tasks.avoid import MODES
 
 TASK = get_task("avoid")
-
-
-def _rollout(env, seed, actions):
-    obs, _ = env.reset(seed=seed)
-    out = [obs]
-    for a in actions:
-        obs, r, te, tr, info = env.step(a)
-        out.append(obs)
-        if te or tr:
-            break
-    return np.asarray(out), info
 
 
 def test_env_passes_gymnasium_checker():

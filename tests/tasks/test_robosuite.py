@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+from task_helpers import rollout as _rollout
 
 from benchmark.datasets import build_dataset
 from benchmark.registry import get_task
@@ -15,18 +16,6 @@ from tasks.robosuite.env import OBS_NAMES
 
 TASK = get_task("robosuite-lift-v0")
 SPEC = TASK.spec
-
-
-def _rollout(env, seed, actions):
-    obs, _ = env.reset(seed=seed)
-    out = [obs]
-    info = {}
-    for a in actions:
-        obs, r, te, tr, info = env.step(a)
-        out.append(obs)
-        if te or tr:
-            break
-    return np.asarray(out), info
 
 
 def _run_expert(env, mode, seed):
