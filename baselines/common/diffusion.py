@@ -129,7 +129,13 @@ class Diffusion(nn.Module):
             alpha_prev = self.ddim_alphas_prev[index]
             is_ft = self.is_ft_index(index)
         net = self.actor_ft if (is_ft and not use_base_policy) else self.actor
-        eps = net(x, t, cond)
+        return self._update_mean_std(x, net(x, t, cond), alpha, alpha_prev, eta)
+
+    def _update_mean_std(self, x: torch.Tensor, eps: torch.Tensor, alpha: torch.Tensor,
+                         alpha_prev: torch.Tensor, eta: torch.Tensor | float
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and std of the update from ``alpha`` to ``alpha_prev`` given predicted noise."""
+        cfg = self.cfg
         sqrt_one_minus_alpha = (1.0 - alpha).sqrt()
         x_recon = (x - sqrt_one_minus_alpha * eps) / alpha.sqrt()
         if cfg.denoised_clip_value is not None:
@@ -192,3 +198,37 @@ class Diffusion(nn.Module):
             if return_chain and i >= n - max(k_ft, 1):
                 chain.append(x)
         return x, (torch.stack(chain, dim=1) if return_chain else None)
+
+    @torch.no_grad()
+    def sample_ancestral(self, cond: torch.Tensor, x: torch.Tensor,
+                         generator: torch.Generator | None = None) -> torch.Tensor:
+        """DDPM ancestral sampling with the pretrained ``actor`` over all T training steps.
+
+        Each step draws from the true posterior q(x_{t-1} | x_t, x0_hat) (the DDIM update with
+        eta = 1 at every training step, no std floor, x0_hat clipped as in :meth:`p_mean_std`);
+        this is how a DDPM-trained policy is sampled when it is not fine-tuned.
+
+        Args:
+            cond: Normalised observations, (B, obs_dim).
+            x: Initial noise, (B, H * A).
+            generator: Source of the per-step draws (default: torch's global generator).
+
+        Returns:
+            Final normalised chunks, (B, H * A).
+        """
+        cfg = self.cfg
+        b = x.shape[0]
+        one = torch.ones((), device=x.device)
+        for t in range(cfg.denoising_steps - 1, -1, -1):
+            alpha = self.alphas_cumprod[t]
+            alpha_prev = self.alphas_cumprod[t - 1] if t > 0 else one
+            eps = self.actor(x, torch.full((b,), t, dtype=torch.long, device=x.device), cond)
+            mu, sigma = self._update_mean_std(x, eps, alpha, alpha_prev, 1.0)
+            if t > 0:
+                z = torch.randn(x.shape, generator=generator, device=x.device)
+                x = mu + sigma * z.clamp(-cfg.randn_clip_value, cfg.randn_clip_value)
+            else:  # sigma is 0 at the last step (alpha_prev = 1)
+                x = mu
+        if cfg.final_action_clip_value is not None:
+            x = x.clamp(-cfg.final_action_clip_value, cfg.final_action_clip_value)
+        return x

@@ -33,8 +33,10 @@ FORMAT_VERSION = 1
 class DiffusionPolicy:
     """A (possibly fine-tuned) diffusion policy over action chunks.
 
-    ``act`` normalises observations, runs the DDIM chain from Gaussian initial noise,
-    un-normalises, and returns the first ``act_steps`` actions of each chunk.
+    ``act`` normalises observations, denoises Gaussian initial noise, un-normalises, and
+    returns the first ``act_steps`` actions of each chunk. At evaluation a policy that is not
+    fine-tuned samples as its config's ``pretrained_sampler`` says (DDPM ancestral by
+    default); a fine-tuned one runs its DDIM chain with eta = 0.
 
     Args:
         model: The diffusion model (denoiser(s) + schedule).
@@ -97,17 +99,26 @@ class DiffusionPolicy:
 
         Args:
             obs: Observations, (B, obs_dim) float32.
-            deterministic: DDIM with eta = 0 (the initial noise is still random, so the
-                policy stays multimodal); otherwise the stochastic (eta = 1) chain.
+            deterministic: Evaluation sampling: the pretrained sampler (see the class
+                docstring) or, once fine-tuned, DDIM with eta = 0 (the initial noise is
+                still random, so the policy stays multimodal). False: the stochastic
+                (eta = 1, std-floored) DDIM chain that fine-tuning explores with.
 
         Returns:
             Actions (B, act_steps, act_dim) in [-1, 1].
         """
         cond = self.normalize_obs(obs)
         x0 = self.initial_noise(cond.shape[0])
+        if deterministic and self.uses_ancestral_sampling:
+            return self.chunk_to_actions(self.model.sample_ancestral(cond, x0))
         x, _ = self.model.sample(cond, x0, deterministic=deterministic, eta=self.eta,
                                  min_sampling_std=self.min_sampling_std)
         return self.chunk_to_actions(x)
+
+    @property
+    def uses_ancestral_sampling(self) -> bool:
+        """Whether evaluation samples with DDPM over all steps (a pretrained, ``"ddpm"`` policy)."""
+        return self.model.actor_ft is None and self.model.cfg.pretrained_sampler == "ddpm"
 
     # ------------------------------------------------------------------ fine-tuning helpers
     def enable_finetuning(self, ft_denoising_steps: int) -> None:
@@ -181,6 +192,7 @@ class DiffusionPolicy:
                                f"{meta.get('format')} v{meta.get('format_version')}")
         cfg_d = {k: tuple(v) if isinstance(v, list) else v
                  for k, v in meta["diffusion_config"].items()}
+        cfg_d.setdefault("pretrained_sampler", "ddim")  # saved before the field existed
         cfg = DiffusionConfig(**cfg_d)
         model = Diffusion(meta["obs_dim"], meta["horizon"], meta["act_dim"], cfg)
         tensors = load_file(str(directory / "weights.safetensors"))

@@ -84,6 +84,8 @@ def pretrain_policy(
     optim = torch.optim.AdamW(model.actor.parameters(), lr=cfg.learning_rate,
                               weight_decay=cfg.weight_decay)
     gen = torch.Generator(device=device).manual_seed(seed)
+    params = list(model.actor.parameters())
+    ema_params = list(ema.parameters()) if ema is not None else []
     n = len(obs_t)
     report_every = max(1, steps // 100)
     with progress.task("pretrain diffusion", total=steps) as advance:
@@ -103,8 +105,8 @@ def pretrain_policy(
                     # warm EMA (as in diffusion-policy codebases): early steps follow the raw
                     # weights so short smoke-tier runs are not dominated by the random init
                     decay = min(cfg.ema_decay, (1 + step) / (10 + step))
-                    for pe, p in zip(ema.parameters(), model.actor.parameters(), strict=True):
-                        pe.mul_(decay).add_(p, alpha=1 - decay)
+                    torch._foreach_mul_(ema_params, decay)
+                    torch._foreach_add_(ema_params, params, alpha=1 - decay)
             if (step + 1) % report_every == 0 or step == steps - 1:
                 advance(report_every if (step + 1) % report_every == 0
                         else (step + 1) % report_every, loss=float(loss.detach()))

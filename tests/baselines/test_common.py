@@ -59,6 +59,56 @@ def test_deterministic_ddim_is_a_function_of_the_initial_noise(tiny_policy):
     assert not torch.allclose(a, c)
 
 
+def test_ancestral_step_is_the_ddpm_posterior():
+    """Each step of ``sample_ancestral`` draws from q(x_{t-1} | x_t, x0): DDPM's mean/variance."""
+    m = Diffusion(4, 4, 2, DiffusionConfig(denoising_steps=20, denoised_clip_value=None))
+    ac = m.alphas_cumprod.double()
+    gen = torch.Generator().manual_seed(0)
+    x0, xt = torch.randn(5, 8, generator=gen).double(), torch.randn(5, 8, generator=gen).double()
+    for t in (19, 10, 1):
+        a, a_prev = ac[t], ac[t - 1]
+        beta = 1 - a / a_prev
+        eps = (xt - a.sqrt() * x0) / (1 - a).sqrt()  # the noise that makes x0 the prediction
+        mu, sigma = m._update_mean_std(xt, eps, a, a_prev, 1.0)
+        want_mu = (a_prev.sqrt() * beta / (1 - a)) * x0 + ((1 - beta).sqrt() * (1 - a_prev)
+                                                          / (1 - a)) * xt
+        torch.testing.assert_close(mu, want_mu)
+        torch.testing.assert_close(sigma, ((1 - a_prev) / (1 - a) * beta).sqrt())
+
+
+def test_pretrained_sampler_selects_ddpm_or_ddim_and_finetuned_policies_use_ddim(tiny_policy):
+    import copy
+    import dataclasses
+
+    obs = np.random.default_rng(1).normal(size=(6, 4)).astype(np.float32)
+
+    def actions(policy):
+        torch.manual_seed(5)
+        return policy.act(obs)
+
+    ddpm = copy.deepcopy(tiny_policy)
+    ddim = copy.deepcopy(tiny_policy)
+    ddim.model.cfg = dataclasses.replace(ddim.model.cfg, pretrained_sampler="ddim")
+    assert ddpm.uses_ancestral_sampling and not ddim.uses_ancestral_sampling
+    assert not np.array_equal(actions(ddpm), actions(ddim))
+    ddpm.enable_finetuning(1)  # actor_ft == actor: now the same DDIM chain as ``ddim``
+    assert not ddpm.uses_ancestral_sampling
+    np.testing.assert_array_equal(actions(ddpm), actions(ddim))
+    with pytest.raises(ValueError, match="pretrained_sampler"):
+        DiffusionConfig(pretrained_sampler="euler")
+
+
+def test_a_policy_saved_before_pretrained_sampler_existed_loads_as_ddim(tiny_policy, tmp_path):
+    import json
+
+    tiny_policy.save(tmp_path / "p")
+    meta_file = tmp_path / "p" / "policy.json"
+    meta = json.loads(meta_file.read_text())
+    del meta["diffusion_config"]["pretrained_sampler"]
+    meta_file.write_text(json.dumps(meta))
+    assert DiffusionPolicy.load(tmp_path / "p").model.cfg.pretrained_sampler == "ddim"
+
+
 def test_act_shape_range_and_bad_input(tiny_policy):
     out = tiny_policy.act(np.zeros((5, 4), np.float32))
     assert out.shape == (5, 2, 2) and out.dtype == np.float32
