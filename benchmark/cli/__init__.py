@@ -35,5 +35,8 @@ app.add_typer(_datasets.app, name="datasets")
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (SIGTERM is handled like Ctrl-C: runs end KILLED, exit 143)."""
+    from benchmark.interrupts import terminate_as_interrupt
+
+    terminate_as_interrupt()
     app()

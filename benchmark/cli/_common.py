@@ -26,9 +26,12 @@ def user_errors() -> Iterator[None]:
     except BenchError as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/]: the run is marked KILLED in the store")
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:
+        from benchmark.interrupts import Terminated
+
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        err_console.print(f"[yellow]{what}[/]: the run is marked KILLED in the store")
+        raise typer.Exit(exc.exit_code if isinstance(exc, Terminated) else 130) from None
 
 
 def parse_option(text: str) -> tuple[str, object]:

@@ -64,6 +64,9 @@ def init_worker(threads: int) -> None:
     """
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ["OMP_NUM_THREADS"] = str(threads)
+    from benchmark.interrupts import terminate_as_interrupt
+
+    terminate_as_interrupt()  # a terminated worker marks its run KILLED
     import torch
 
     torch.set_num_threads(threads)

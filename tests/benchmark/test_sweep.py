@@ -284,6 +284,48 @@ def test_sweep_killed_with_sigkill_resumes_without_redoing_or_losing_units(
             assert (d / "COMPLETE").exists(), d
 
 
+def _statuses(db: Path) -> list[str]:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
+            return [r[0] for r in con.execute("SELECT status FROM runs")]
+    except sqlite3.Error:  # not created yet
+        return []
+
+
+@pytest.mark.slow
+def test_sweep_terminated_with_sigterm_stops_its_workers_and_marks_runs_killed(
+        tmp_path, monkeypatch, avoid_dataset):
+    """SIGTERM to the sweep alone (as a scheduler or ``kill`` sends it): no orphaned workers
+    go on computing, no run stays RUNNING, exit code 143."""
+    import psutil
+
+    monkeypatch.setenv("MODEBENCH_CACHE", str(tmp_path / "cache"))  # units really train
+    db = Path(tracking.tracking_uri().removeprefix("sqlite:///"))
+    cmd = _bench("sweep", "-m", "bc", "-t", "avoid", "-s", "0-3", "--tier", "smoke", "-w", "2",
+                 "-q")
+    log = tmp_path / "terminated.log"
+    proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    deadline = time.monotonic() + 300
+    try:
+        while "RUNNING" not in _statuses(db):
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "no unit started in time"
+            time.sleep(0.05)
+        workers = psutil.Process(proc.pid).children(recursive=True)
+        assert workers
+        proc.send_signal(signal.SIGTERM)  # the sweep's process only, not its group
+        assert proc.wait(timeout=120) == 143, log.read_text()
+        gone, alive = psutil.wait_procs(workers, timeout=30)
+        assert not alive, f"orphaned workers: {alive}"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    statuses = _statuses(db)
+    assert "RUNNING" not in statuses and "KILLED" in statuses, statuses
+    assert "terminated" in log.read_text()
+
+
 def test_checkpoint_cache_concurrent_builders_build_once(tmp_path):
     sys.path.insert(0, str(FIXTURES))
     try:
