@@ -135,6 +135,23 @@ def all_tasks(include_old: bool = False) -> list[Task]:
     return [t for f in task_families() for t in family_tasks(f, include_old)]
 
 
+def runnable_tasks(include_old: bool = False) -> tuple[list[Task], list[tuple[Task, str]]]:
+    """:func:`all_tasks` split into those this machine can run and the others with the reason
+    (:meth:`Task.unavailable_reason`, e.g. an external robot model that is not installed).
+
+    Raises:
+        AdapterError: A family fails to load.
+    """
+    runnable, skipped = [], []
+    for t in all_tasks(include_old):
+        reason = t.unavailable_reason()
+        if reason is None:
+            runnable.append(t)
+        else:
+            skipped.append((t, reason))
+    return runnable, skipped
+
+
 def get_task(task_id: str) -> Task:
     """Resolve ``"avoid"`` (newest) or ``"avoid-v0"`` to a :class:`Task`.
 

@@ -57,6 +57,12 @@ class Task(ABC):
             rng: The expert's small per-episode randomisation.
         """
 
+    def unavailable_reason(self) -> str | None:
+        """Why this task cannot run on this machine (e.g. an external model is missing), or
+        None when it can. Commands over *all* tasks skip such a task and say why; naming it
+        explicitly still fails with the task's own error."""
+        return None
+
     def episode_extras(self, info: dict[str, Any]) -> dict[str, Any]:
         """Task-specific per-episode fields (e.g. kitchen's ``progress``) from the final info."""
         return {}

@@ -18,9 +18,15 @@ TASK_HELP = "Task id (e.g. kitchen or kitchen-v0); all tasks when omitted."
 
 
 def _tasks(task: str | None) -> list:
-    from benchmark.registry import all_tasks, get_task
+    """The named task, or every task this machine can run (saying which are skipped, and why)."""
+    from benchmark.registry import get_task, runnable_tasks
 
-    return [get_task(task)] if task else all_tasks()
+    if task:
+        return [get_task(task)]
+    tasks, skipped = runnable_tasks()
+    for t, reason in skipped:
+        err_console.print(f"[yellow]skipped {t.spec.id}:[/] {reason}", highlight=False)
+    return tasks
 
 
 def _track(progress) -> str | None:

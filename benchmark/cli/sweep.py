@@ -67,6 +67,11 @@ def sweep(
             options=tuple(sorted(dict(parse_option(o) for o in option).items())),
             device=device)
         progress = Progress(enabled=not quiet)
+        if "all" in cfg.tasks:
+            from benchmark.registry import runnable_tasks
+
+            for t, reason in runnable_tasks()[1]:  # loud, not silent: the sweep is smaller
+                err_console.print(f"[yellow]skipped {t.spec.id}:[/] {reason}", highlight=False)
         if dry_run:
             units, stored = plan_sweep(cfg, build_datasets=False, progress=progress)
             _print_plan(units, stored)

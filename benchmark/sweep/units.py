@@ -146,18 +146,21 @@ def key_from_tags(tags: Mapping[str, str]) -> str | None:
 
 
 def resolve_tasks(names: Iterable[str]) -> list[Task]:
-    """Task objects for ids/family names; ``"all"`` expands to every family's newest version.
+    """Task objects for ids/family names; ``"all"`` expands to every family's newest version
+    that this machine can run (:func:`benchmark.registry.runnable_tasks`; the CLI says which
+    it skipped and why). A task named explicitly is always included.
 
     Raises:
         UnknownIdError: An unknown task id.
         AdapterError: A task family that fails to load (``all`` included: a sweep over "all"
-            that silently skipped a family would report a smaller benchmark than asked for).
+            that silently skipped a broken family would report a smaller benchmark than asked
+            for).
     """
-    from benchmark.registry import all_tasks, get_task
+    from benchmark.registry import get_task, runnable_tasks
 
     out: dict[str, Task] = {}
     for name in names:
-        tasks = all_tasks() if name == "all" else [get_task(name)]
+        tasks = runnable_tasks()[0] if name == "all" else [get_task(name)]
         for t in tasks:
             out.setdefault(t.spec.id, t)
     return list(out.values())

@@ -156,6 +156,16 @@ class AnymalTask(Task):
     def __init__(self, spec: TaskSpec) -> None:
         self.spec = spec
 
+    def unavailable_reason(self) -> str | None:
+        """The menagerie variant without a checkout under ``$MENAGERIE_ROOT``: why; else None."""
+        from tasks.anymal.model import ModelNotFoundError, resolve_model_path
+
+        try:
+            resolve_model_path(self.spec.extra["model"]["source"])
+        except ModelNotFoundError as exc:
+            return str(exc)
+        return None
+
     def make_env(self, perturbation: PerturbationLevel | None = None, **kwargs: Any):
         """Build the env at ``perturbation`` (nominal when None).
 

@@ -25,6 +25,20 @@ def test_verify_missing_dataset_exits_3(tmp_path, monkeypatch):
     assert "missing" in result.output and "bench datasets build --task avoid-v0" in result.output
 
 
+def test_verify_all_skips_a_task_this_machine_cannot_run_and_says_why(tmp_path, monkeypatch):
+    monkeypatch.setenv("MODEBENCH_DATASETS", str(tmp_path))
+    monkeypatch.delenv("MENAGERIE_ROOT", raising=False)
+    monkeypatch.setenv("COLUMNS", "300")
+    result = runner.invoke(app, ["datasets", "verify"])
+    assert result.exit_code == 3  # the runnable tasks' datasets are missing here
+    assert "skipped anymal-menagerie-v0" in result.output and "MENAGERIE_ROOT" in result.output
+    assert "avoid-v0: dataset modebench/avoid/expert-v0 is missing" in result.output
+    assert "anymal-menagerie-v0: dataset" not in result.output  # not counted as a problem
+    # named explicitly, it is checked (and missing)
+    result = runner.invoke(app, ["datasets", "verify", "--task", "anymal-menagerie"])
+    assert result.exit_code == 3 and "anymal-menagerie-v0: dataset" in result.output
+
+
 def test_verify_unknown_task_exits_2():
     result = runner.invoke(app, ["datasets", "verify", "--task", "kitchn"])
     assert result.exit_code == 2

@@ -106,6 +106,16 @@ def test_importing_the_sweep_needs_neither_torch_mlflow_nor_ray():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_all_tasks_leaves_out_a_task_this_machine_cannot_run_unless_named(monkeypatch):
+    from benchmark.sweep.units import resolve_tasks
+
+    monkeypatch.delenv("MENAGERIE_ROOT", raising=False)
+    ids = [t.spec.id for t in resolve_tasks(["all"])]
+    assert "avoid-v0" in ids and "anymal-v0" in ids and "anymal-menagerie-v0" not in ids
+    named = [t.spec.id for t in resolve_tasks(["all", "anymal-menagerie"])]
+    assert "anymal-menagerie-v0" in named
+
+
 def test_unit_key_covers_every_component_and_is_recomputable_from_run_tags():
     base = dict(method="bc", task_id="avoid-v0", spec_hash="a" * 16, dataset_hash="b" * 16,
                 seed=0, tier="smoke", config_hash="c" * 16, levels=("nominal",))

@@ -109,6 +109,8 @@ def test_menagerie_variant_without_checkout_fails_clearly(monkeypatch, tmp_path)
     with pytest.raises(ModelNotFoundError, match="MENAGERIE_ROOT") as err:
         task.make_env()
     assert err.value.exit_code == 3
+    assert "MENAGERIE_ROOT" in task.unavailable_reason()
+    assert TASK.unavailable_reason() is None  # the shipped model is always there
 
 
 def test_menagerie_spec_hash_follows_the_model_files(monkeypatch, tmp_path):
@@ -117,6 +119,7 @@ def test_menagerie_spec_hash_follows_the_model_files(monkeypatch, tmp_path):
     (folder / "scene.xml").write_text("<mujoco/>")
     (folder / "anymal_c.xml").write_text("<mujoco/>")
     monkeypatch.setenv("MENAGERIE_ROOT", str(tmp_path))
+    assert menagerie_tasks()[0].unavailable_reason() is None
     first = menagerie_tasks()[0].spec
     (folder / "anymal_c.xml").write_text("<mujoco><!-- edited --></mujoco>")
     second = menagerie_tasks()[0].spec
