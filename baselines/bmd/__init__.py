@@ -45,7 +45,9 @@ class BMDMethod(DPPOMethod):
             # discovery uses its own slice of the seed's training env stream
             obs, _ = venv.reset(seed=[train_seed(ctx.seed, 500_000 + i) for i in range(n_envs)])
             gen = torch.Generator().manual_seed(31 * ctx.seed + 5)
-            found = discover(policy, venv, obs, cfg, gen, ctx.seed)
+            n_episodes = cfg.discovery_episode_count(ctx.budget, ctx.spec.chunk.act_steps,
+                                                     ctx.spec.max_episode_steps)
+            found = discover(policy, venv, obs, cfg, gen, ctx.seed, n_episodes)
         finally:
             venv.close()
         self.discovery = found

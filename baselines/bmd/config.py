@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from baselines.dppo.config import DPPOConfig
+from benchmark.spec import TierBudget
 
 
 @dataclass(frozen=True)
@@ -18,8 +19,13 @@ class BMDConfig(DPPOConfig):
             lists automatic K as future work); 8 matches the largest demonstrated-mode
             count of the built-in tasks and is *not* read from the task spec, so discovery
             stays label-free.
-        discovery_episodes: Rollouts of the pretrained policy used for discovery. 256 gives
-            ~30 successful episodes per mode at K = 8 on ``avoid`` while costing ~2 s.
+        discovery_episodes: Rollouts of the pretrained policy used for discovery. None
+            (default) sizes it from the tier (:meth:`discovery_episode_count`): the
+            fine-tuning budget's worth of full-length episodes, clamped to
+            [4 * n_modes, 256]. 256 gives ~30 successful episodes per mode at K = 8 on
+            ``avoid`` (small tier) while costing ~2 s; a fixed 256 made discovery 35x the
+            fine-tuning budget on ``kitchen`` (700-step episodes, ~7 of the 12.6 minutes
+            of a small-tier run).
         discovery_successful_only: Cluster only episodes that met the task's success rule
             (a failed episode's trajectory is a crash, not a behaviour); falls back to all
             episodes when fewer than ``4 * n_modes`` succeeded.
@@ -76,7 +82,7 @@ class BMDConfig(DPPOConfig):
     """
 
     n_modes: int = 8
-    discovery_episodes: int = 256
+    discovery_episodes: int | None = None
     discovery_successful_only: bool = True
     feature_points: int = 16
     kmeans_restarts: int = 10
@@ -98,9 +104,24 @@ class BMDConfig(DPPOConfig):
         super().__post_init__()
         if self.n_modes < 1:
             raise ValueError("n_modes must be >= 1")
+        if self.discovery_episodes is not None and self.discovery_episodes < 1:
+            raise ValueError("discovery_episodes must be >= 1 (or None: from the tier)")
         if self.noise_sampler not in ("bank", "knn"):
             raise ValueError("noise_sampler must be 'bank' or 'knn'")
         if self.prior not in ("empirical", "uniform"):
             raise ValueError("prior must be 'empirical' or 'uniform'")
         if self.alpha < 0:
             raise ValueError("alpha must be >= 0")
+
+    def discovery_episode_count(self, budget: TierBudget, act_steps: int,
+                                max_episode_steps: int) -> int:
+        """Discovery rollouts for a tier: ``discovery_episodes`` if set, else as many
+        full-length episodes as fine-tuning steps the env (``finetune_iterations`` x
+        ``finetune_steps_per_iter`` x ``n_envs`` decisions of ``act_steps`` actions),
+        clamped to [4 * n_modes, 256] (k-means needs a few episodes per cluster; beyond 256
+        discovery stops improving on ``avoid``)."""
+        if self.discovery_episodes is not None:
+            return self.discovery_episodes
+        env_steps = (budget.finetune_iterations * budget.finetune_steps_per_iter
+                     * budget.n_envs * act_steps)
+        return int(min(256, max(4 * self.n_modes, env_steps // max(max_episode_steps, 1))))

@@ -172,7 +172,7 @@ def rollout_with_noise(policy: DiffusionPolicy, venv: Any, obs: np.ndarray, n_ep
 
 
 def discover(policy: DiffusionPolicy, venv: Any, obs: np.ndarray, cfg: BMDConfig,
-             generator: torch.Generator, seed: int) -> Discovery:
+             generator: torch.Generator, seed: int, n_episodes: int) -> Discovery:
     """Discover K modes of ``policy`` without labels (see the module docstring).
 
     Args:
@@ -182,6 +182,7 @@ def discover(policy: DiffusionPolicy, venv: Any, obs: np.ndarray, cfg: BMDConfig
         cfg: BMD config.
         generator: Source of the initial noises.
         seed: Seed of k-means.
+        n_episodes: Rollouts to cluster (:meth:`BMDConfig.discovery_episode_count`).
 
     Returns:
         The :class:`Discovery`.
@@ -191,7 +192,7 @@ def discover(policy: DiffusionPolicy, venv: Any, obs: np.ndarray, cfg: BMDConfig
     def noise_fn(n: int) -> torch.Tensor:
         return torch.randn(n, flat, generator=generator)
 
-    episodes = rollout_with_noise(policy, venv, obs, cfg.discovery_episodes, noise_fn)
+    episodes = rollout_with_noise(policy, venv, obs, n_episodes, noise_fn)
     successful = [e for e in episodes if e["success"]]
     use = successful if (cfg.discovery_successful_only
                          and len(successful) >= 4 * cfg.n_modes) else episodes

@@ -125,3 +125,22 @@ def test_bmd_config_validates():
         BMDConfig(prior="nope")
     with pytest.raises(ValueError):
         BMDConfig(n_modes=0)
+    with pytest.raises(ValueError, match="discovery_episodes"):
+        BMDConfig(discovery_episodes=0)
+
+
+def test_discovery_size_follows_the_fine_tuning_budget():
+    from benchmark.spec import TierBudget
+
+    def budget(iters: int, steps: int, envs: int) -> TierBudget:
+        return TierBudget(n_demos=10, pretrain_steps=10, batch_size=8, finetune_iterations=iters,
+                          finetune_steps_per_iter=steps, n_envs=envs, eval_episodes=4)
+
+    cfg = BMDConfig()  # K = 8
+    # avoid small: 60 x 16 x 16 decisions x 4 actions / 80 steps = 768 -> capped at 256
+    assert cfg.discovery_episode_count(budget(60, 16, 16), 4, 80) == 256
+    # kitchen small: 20 x 16 x 4 x 4 / 700 = 7 -> at least 4 per mode
+    assert cfg.discovery_episode_count(budget(20, 16, 4), 4, 700) == 32
+    # in between: the budget's worth of full-length episodes
+    assert cfg.discovery_episode_count(budget(10, 16, 8), 4, 40) == 128
+    assert BMDConfig(discovery_episodes=7).discovery_episode_count(budget(60, 16, 16), 4, 80) == 7
