@@ -54,6 +54,32 @@ class Policy(Protocol):
 
 
 @runtime_checkable
+class EpisodicPolicy(Policy, Protocol):
+    """A policy with per-episode state (e.g. BMD's latent z, drawn once per episode).
+
+    At evaluation the harness calls ``act_episodes`` instead of ``act``, telling the policy
+    which episode each row belongs to. Keys are the episodes' reset seeds: unique within an
+    evaluation and independent of batching, so per-episode draws keyed on them are
+    reproducible whatever the number of envs.
+    """
+
+    def act_episodes(self, obs: np.ndarray, episodes: np.ndarray,
+                     deterministic: bool = True) -> np.ndarray:
+        """Predict action chunks for rows of known episodes.
+
+        Args:
+            obs: Observations, shape (B, obs_dim), float32.
+            episodes: Each row's episode key, shape (B,), int64; a key not seen before
+                starts an episode, and a key that stops appearing has ended.
+            deterministic: As in :meth:`Policy.act`.
+
+        Returns:
+            Actions, shape (B, act_steps, act_dim), in [-1, 1].
+        """
+        ...
+
+
+@runtime_checkable
 class ModeSelectablePolicy(Policy, Protocol):
     """A policy whose behaviour mode can be chosen at test time (e.g. BMD's latent z)."""
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.adapter import Policy
+from benchmark.adapter import EpisodicPolicy, Policy
 from benchmark.errors import TrainingError
 from benchmark.progress import SILENT, Progress
 from benchmark.seeding import eval_seed, train_seed
@@ -91,7 +91,9 @@ def evaluate_policy(
 
     Episode ``e`` is reset with :func:`benchmark.seeding.eval_seed` ``(level_index, e)`` and
     runs on env slot ``e % n_envs``'s queue, so results do not depend on timing. At every
-    decision the policy is called once on the stacked observations of all running envs.
+    decision the policy is called once on the stacked observations of all running envs
+    (through ``act_episodes`` with the episodes' reset seeds as keys for an
+    :class:`~benchmark.adapter.EpisodicPolicy`).
 
     Args:
         policy: The policy; ``act(obs (B, obs_dim)) -> (B, act_steps, act_dim)``.
@@ -111,6 +113,7 @@ def evaluate_policy(
         TrainingError: The policy produced non-finite actions.
     """
     spec = task.spec
+    episodic = isinstance(policy, EpisodicPolicy)  # gets each row's episode key
     n_envs = max(1, min(n_envs, n_episodes))
     envs = [make_chunked_env(task, level) for _ in range(n_envs)]
     queues = [list(range(i, n_episodes, n_envs)) for i in range(n_envs)]
@@ -136,7 +139,13 @@ def evaluate_policy(
     with progress.task(f"evaluate {level.name}", total=n_episodes) as advance:
         while any(c is not None for c in current):
             active = [i for i in range(n_envs) if current[i] is not None]
-            actions = np.asarray(policy.act(obs[active], deterministic=deterministic))
+            if episodic:
+                keys = np.array([eval_seed(level_index, current[i]) for i in active],
+                                dtype=np.int64)
+                actions = np.asarray(policy.act_episodes(obs[active], keys,
+                                                         deterministic=deterministic))
+            else:
+                actions = np.asarray(policy.act(obs[active], deterministic=deterministic))
             if not np.all(np.isfinite(actions)):
                 raise TrainingError("the policy produced non-finite actions at evaluation")
             steps = 0

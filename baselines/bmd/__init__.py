@@ -53,7 +53,8 @@ class BMDMethod(DPPOMethod):
         self.discovery = found
         bmd = BMDPolicy(policy.model, policy.obs_norm, policy.act_norm, policy.act_steps,
                         ctx.device, found.noises, found.labels, found.p_z, cfg.knn_k,
-                        meta=found.stats, sampler=cfg.noise_sampler)
+                        meta=found.stats, sampler=cfg.noise_sampler,
+                        noise_per_episode=cfg.eval_noise_per_episode)
         return bmd
 
     def make_trainer(self, policy: DiffusionPolicy, cfg: Any, ctx: RunContext) -> DPPOTrainer:

@@ -49,9 +49,11 @@ class BMDConfig(DPPOConfig):
         train_noise_per_episode: During fine-tuning, draw one noise from z's region per
             episode and reuse it for every chunk (as discovery does), so an episode's
             trajectory is tied to one z and the discriminator sees z-consistent states.
-            Evaluation cannot do this (the harness does not signal episode starts) and draws
-            per chunk; on ``avoid`` the pretrained policy's forced-mode purity is 0.66 with
-            per-episode noise and 0.52 per chunk.
+            On ``avoid`` the pretrained policy's forced-mode purity is 0.66 with per-episode
+            noise and 0.52 per chunk.
+        eval_noise_per_episode: At evaluation, likewise one z and noise per episode (through
+            the harness's :class:`~benchmark.adapter.EpisodicPolicy` hook), so the policy is
+            evaluated as it was fine-tuned; False draws z and noise per chunk.
         deterministic_base_steps: During fine-tuning, run the denoising steps that are not
             fine-tuned (the first ``ddim_steps - ft_denoising_steps``) with eta = 0, so the
             initial noise (hence z) still decides the coarse shape of the chunk; DPPO
@@ -90,6 +92,7 @@ class BMDConfig(DPPOConfig):
     knn_k: int = 5
     noise_sampler: str = "knn"
     train_noise_per_episode: bool = True
+    eval_noise_per_episode: bool = True
     deterministic_base_steps: bool = True
     prior: str = "empirical"
     alpha: float = 0.1

@@ -18,8 +18,12 @@ class BMDPolicy(DiffusionPolicy):
 
     ``set_mode(k)`` makes every chunk's initial noise come from mode k's region p(ξ | z = k):
     the discovery noises labelled k (``sampler="bank"``), or N(ξ; 0, I) 1[c(ξ) = k] by
-    rejection with the k-NN classifier c (``"knn"``); ``set_mode(None)`` draws z ~ p(z) per
-    chunk first.
+    rejection with the k-NN classifier c (``"knn"``); ``set_mode(None)`` draws z ~ p(z) first.
+
+    With ``noise_per_episode`` (the default, as BMD fine-tunes), :meth:`act_episodes` draws z
+    and its noise once per episode, from a generator keyed on the episode, and reuses the noise
+    at every decision of that episode; plain :meth:`act` (no episode information) draws them
+    per chunk.
 
     Args:
         model: Diffusion model.
@@ -33,6 +37,7 @@ class BMDPolicy(DiffusionPolicy):
         knn_k: Neighbours of the classifier.
         sampler: How a mode's noise is drawn (see :meth:`noise_for`).
         meta: JSON-able discovery summary (saved with the policy).
+        noise_per_episode: One z and noise per episode in :meth:`act_episodes`.
     """
 
     kind = "bmd"
@@ -41,11 +46,13 @@ class BMDPolicy(DiffusionPolicy):
                  act_steps: int, device: str = "cpu", bank: np.ndarray | None = None,
                  labels: np.ndarray | None = None, p_z: np.ndarray | None = None,
                  knn_k: int = 5, meta: dict[str, Any] | None = None,
-                 sampler: str = "knn") -> None:
+                 sampler: str = "knn", noise_per_episode: bool = True) -> None:
         super().__init__(model, obs_norm, act_norm, act_steps, device)
         if sampler not in ("bank", "knn"):
             raise ValueError("sampler must be 'bank' or 'knn'")
         self.mode: int | None = None
+        self.noise_per_episode = noise_per_episode
+        self._episode_noise: dict[int, torch.Tensor] = {}
         self.sampler = sampler
         self.knn_k = knn_k
         self.meta = dict(meta or {})
@@ -68,6 +75,7 @@ class BMDPolicy(DiffusionPolicy):
         if mode is not None and not 0 <= int(mode) < self.n_modes:
             raise ValueError(f"mode must be in [0, {self.n_modes - 1}] or None, got {mode}")
         self.mode = None if mode is None else int(mode)
+        self._episode_noise.clear()  # episodes' noises were drawn for the old mode
 
     def classify_noise(self, noise: torch.Tensor) -> torch.Tensor:
         """c(ξ): the mode of each noise (B, H * A) -> (B,)."""
@@ -143,11 +151,50 @@ class BMDPolicy(DiffusionPolicy):
             z = torch.full((batch,), self.mode, dtype=torch.long, device=self.device)
         return self.noise_for(z)
 
+    @property
+    def uses_ancestral_sampling(self) -> bool:
+        """Never: BMD's noise regions are defined through the deterministic DDIM chain."""
+        return False
+
+    @torch.no_grad()
+    def act_episodes(self, obs: np.ndarray, episodes: np.ndarray,
+                     deterministic: bool = True) -> np.ndarray:
+        """Act with one initial noise per episode (see the class docstring).
+
+        Args:
+            obs: Observations, (B, obs_dim).
+            episodes: Each row's episode key, (B,) int64 (the harness passes reset seeds).
+            deterministic: As in :meth:`act`.
+
+        Returns:
+            Actions (B, act_steps, act_dim) in [-1, 1].
+        """
+        if not self.noise_per_episode:
+            return self.act(obs, deterministic)
+        cond = self.normalize_obs(obs)
+        keys = [int(k) for k in np.asarray(episodes).reshape(-1)]
+        if len(keys) != cond.shape[0]:
+            raise ValueError(f"act_episodes: {cond.shape[0]} observations but {len(keys)} "
+                             "episode keys")
+        # keys absent from this call have ended: keep only the running episodes' noises
+        self._episode_noise = {k: self._episode_noise[k] if k in self._episode_noise
+                               else self._noise_of_episode(k) for k in keys}
+        x0 = torch.stack([self._episode_noise[k] for k in keys])
+        return self.act_from_noise(cond, x0, deterministic)
+
+    def _noise_of_episode(self, key: int) -> torch.Tensor:
+        """z (unless a mode is set) and its noise, (H * A,), from a generator keyed on ``key``."""
+        gen = torch.Generator().manual_seed((int(key) * 1_000_003 + 0xB3D) % 2**63)
+        z = (self.sample_z(1, gen) if self.mode is None
+             else torch.full((1,), self.mode, dtype=torch.long, device=self.device))
+        return self.noise_for(z, gen)[0]
+
     # ------------------------------------------------------------------ persistence
     def extra_json(self) -> dict[str, Any]:
         """Mode count, k-NN size, prior and the discovery summary."""
         return {"n_modes": self.n_modes, "knn_k": self.knn_k, "sampler": self.sampler,
-                "p_z": self.p_z.cpu().tolist(), "meta": self.meta}
+                "p_z": self.p_z.cpu().tolist(), "meta": self.meta,
+                "noise_per_episode": self.noise_per_episode}
 
     def extra_tensors(self) -> dict[str, torch.Tensor]:
         """The noise bank and its labels."""
@@ -157,6 +204,8 @@ class BMDPolicy(DiffusionPolicy):
         """Inverse of :meth:`extra_json` / :meth:`extra_tensors`."""
         self.knn_k = int(extra["knn_k"])
         self.sampler = str(extra.get("sampler", "knn"))
+        # saved before episodes were signalled: those policies drew per chunk
+        self.noise_per_episode = bool(extra.get("noise_per_episode", False))
         self.meta = dict(extra.get("meta", {}))
         self.set_modes(tensors["bank"].numpy(), tensors["labels"].numpy(),
                        np.asarray(extra["p_z"], dtype=np.float32))

@@ -108,7 +108,21 @@ class DiffusionPolicy:
             Actions (B, act_steps, act_dim) in [-1, 1].
         """
         cond = self.normalize_obs(obs)
-        x0 = self.initial_noise(cond.shape[0])
+        return self.act_from_noise(cond, self.initial_noise(cond.shape[0]), deterministic)
+
+    @torch.no_grad()
+    def act_from_noise(self, cond: torch.Tensor, x0: torch.Tensor,
+                       deterministic: bool = True) -> np.ndarray:
+        """Denoise given initial noise (the sampler of :meth:`act`).
+
+        Args:
+            cond: Normalised observations, (B, obs_dim).
+            x0: Initial noise, (B, H * A).
+            deterministic: As in :meth:`act`.
+
+        Returns:
+            Actions (B, act_steps, act_dim) in [-1, 1].
+        """
         if deterministic and self.uses_ancestral_sampling:
             return self.chunk_to_actions(self.model.sample_ancestral(cond, x0))
         x, _ = self.model.sample(cond, x0, deterministic=deterministic, eta=self.eta,

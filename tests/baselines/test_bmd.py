@@ -98,6 +98,39 @@ def test_knn_sampler_draws_from_the_chosen_region(tiny_policy):
         pol.set_mode(2)
 
 
+def test_act_episodes_keeps_one_noise_per_episode_whatever_the_batch(tiny_policy):
+    pol = _bmd_from(tiny_policy)
+    assert not pol.uses_ancestral_sampling  # the noise regions are DDIM's
+    obs = np.random.default_rng(2).normal(size=(3, 4)).astype(np.float32)
+    torch.manual_seed(0)
+    both = pol.act_episodes(obs[:2], np.array([10, 11]))
+    torch.manual_seed(99)  # the global RNG plays no part
+    alone = pol.act_episodes(obs[1:2], np.array([11]))  # episode 10 ended meanwhile
+    np.testing.assert_array_equal(both[1], alone[0])
+    assert set(pol._episode_noise) == {11}  # ended episodes are forgotten
+    again = pol.act_episodes(obs[:2], np.array([10, 11]))  # a key seen again: same noise
+    np.testing.assert_array_equal(both, again)
+    other = pol.act_episodes(obs[:1], np.array([12]))
+    assert not np.array_equal(both[0], other[0])
+    # a forced mode: every episode's noise lies in that mode's region
+    pol.set_mode(1)
+    pol.act_episodes(obs, np.array([20, 21, 22]))
+    noises = torch.stack([pol._episode_noise[k] for k in (20, 21, 22)])
+    assert (pol.classify_noise(noises) == 1).all()
+    with pytest.raises(ValueError, match="episode keys"):
+        pol.act_episodes(obs, np.array([1, 2]))
+
+
+def test_act_episodes_per_chunk_when_noise_per_episode_is_off(tiny_policy):
+    pol = _bmd_from(tiny_policy)
+    pol.noise_per_episode = False
+    obs = np.zeros((2, 4), np.float32)
+    torch.manual_seed(5)
+    a = pol.act_episodes(obs, np.array([1, 2]))
+    torch.manual_seed(5)
+    np.testing.assert_array_equal(a, pol.act(obs))  # act's per-chunk draw, keys ignored
+
+
 def test_bmd_save_load_round_trip_gives_same_actions(tiny_policy, tmp_path):
     from baselines.bmd import BMDMethod
 
@@ -110,6 +143,7 @@ def test_bmd_save_load_round_trip_gives_same_actions(tiny_policy, tmp_path):
 
     loaded = BMDMethod().load(tmp_path, Ctx())  # type: ignore[arg-type]
     assert isinstance(loaded, BMDPolicy) and loaded.n_modes == 2
+    assert loaded.noise_per_episode
     assert loaded.meta == {"note": "test"}
     loaded.set_mode(0)
     obs = np.random.default_rng(1).normal(size=(5, 4)).astype(np.float32)

@@ -47,6 +47,37 @@ def test_levels_use_disjoint_seed_blocks():
     assert all(x.level == "drag_x2.0" for x in r)
 
 
+def test_an_episodic_policy_gets_each_rows_episode_key():
+    class KeyedArcPolicy(ArcPolicy):
+        """Records the episode keys it is given with the observations of each row."""
+
+        def __init__(self):
+            super().__init__()
+            self.calls = []
+
+        def act(self, obs, deterministic=True):
+            raise AssertionError("an EpisodicPolicy is called through act_episodes")
+
+        def act_episodes(self, obs, episodes, deterministic=True):
+            self.calls.append((obs.copy(), np.asarray(episodes).copy()))
+            return ArcPolicy.act(self, obs, deterministic)
+
+    pol = KeyedArcPolicy()
+    recs = evaluate_policy(pol, TASK, NOMINAL, 2, n_episodes=5, n_envs=2)
+    keys = np.concatenate([k for _, k in pol.calls])
+    assert set(keys.tolist()) == {eval_seed(2, e) for e in range(5)}  # the reset seeds
+    for _, k in pol.calls:
+        assert len(set(k.tolist())) == len(k)  # one row per running episode
+    # an episode's key appears in consecutive calls only: it starts, runs, then ends
+    for key in set(keys.tolist()):
+        seen = [i for i, (_, k) in enumerate(pol.calls) if key in k]
+        assert seen == list(range(seen[0], seen[-1] + 1))
+    # and once per decision of its episode
+    for r in recs:
+        decisions = int(np.ceil(r.length / TASK.spec.chunk.act_steps))
+        assert int((keys == r.seed).sum()) == decisions
+
+
 def test_non_finite_actions_are_an_error():
     class NaNPolicy:
         def act(self, obs, deterministic=True):
