@@ -5,11 +5,13 @@ it is the checkpoint ``bench evaluate --method bc --task avoid`` trains), caches
 evaluates the same weights with :func:`benchmark.rollout.evaluate_policy` on the same
 evaluation seeds (the runner's evaluation stream is re-seeded before every variant):
 
-* ``ddim10 eta0``: the default (DDIM, 10 trailing steps, eta = 0, fresh noise per decision);
+* ``ddim10 eta0``: DDIM, 10 trailing steps, eta = 0, fresh noise per decision (the default
+  before ``pretrained_sampler``; ``-o pretrained_sampler=ddim``);
 * ``ddim10 eta1 std>=0.1``: the policy's ``deterministic=False`` path (DPPO's clip of the
   per-step std at ``min_sampling_std = 0.1``); ``std>=0``: the true eta = 1 variance;
 * ``ddpm20``: all 20 training steps with eta = 1 (DDIM with eta = 1 over the full step
-  sequence is DDPM ancestral sampling with the posterior variance);
+  sequence is DDPM ancestral sampling with the posterior variance): what ``bc`` evaluates
+  with now (``DiffusionConfig.pretrained_sampler = "ddpm"``);
 * ``act_steps N``: N of the 8 actions of each chunk executed per decision;
 * ``no x0 clip``: the predicted clean chunk not clipped to [-1, 1] while sampling (the
   clip is a sampling-time setting; training never applies it);
@@ -17,16 +19,17 @@ evaluation seeds (the runner's evaluation stream is re-seeded before every varia
   at every decision of that episode.
 
 Optionally a training-side variant (``--train-variant``) is pretrained at the same number
-of steps and evaluated with the default sampler.
+of steps and evaluated with DDIM (variant a) and one noise per episode.
 
-    nice -n 5 python benchmarks/bc_sampling.py --episodes 1000  # small tier: 8000 steps
-    nice -n 5 python benchmarks/bc_sampling.py --episodes 1000 --steps 16000 --variants 0,4,8,11
+    nice -n 5 python benchmarks/bc_sampling.py --episodes 1000  # small tier: 32000 steps
+    nice -n 5 python benchmarks/bc_sampling.py --episodes 1000 --steps 8000 --variants 0,4,8,11
+    python benchmarks/bc_sampling.py --task robosuite-lift --variants 0,4  # another task
     nice -n 5 python benchmarks/bc_sampling.py --episodes 1000 --variants none \
         --train-variant lr=1e-3
 
 ``--variants`` takes indices into :func:`sampler_variants` (``--list`` prints them). The
 checkpoint cache is keyed by (tier, seed, steps, backbone config), so re-running with other
-variants skips training. Runtime on one CPU thread: ~75-170 s per 8000 pretrain steps,
+variants skips training. Runtime on one CPU thread: ~55-170 s per 8000 pretrain steps,
 5-25 s per variant at 1000 episodes.
 """
 
@@ -210,11 +213,12 @@ def evaluate(policy: Any, task: Any, n_episodes: int, n_envs: int) -> dict[str, 
 def sampler_variants(task: Any) -> list[tuple[str, dict[str, Any]]]:
     """(name, SamplerPolicy kwargs + act_steps + noise_per_episode) of each variant."""
     return [
-        ("(a) ddim10 eta0 [default]", {}),
+        ("(a) ddim10 eta0", {}),
         ("(b) ddim10 eta1 std>=0.1 [det=False]", {"eta": 1.0, "min_std": 0.1}),
         ("(b') ddim10 eta1 std>=0 (true)", {"eta": 1.0, "min_std": 0.0}),
         ("ddim20 eta0", {"ddim_steps": 20}),
-        ("(c) ddpm20 eta1 std>=0 (true)", {"ddim_steps": 20, "eta": 1.0, "min_std": 0.0}),
+        ("(c) ddpm20 eta1 std>=0 (true) [bc]", {"ddim_steps": 20, "eta": 1.0,
+                                                 "min_std": 0.0}),
         ("(c') ddpm20 eta1 std>=0.1", {"ddim_steps": 20, "eta": 1.0, "min_std": 0.1}),
         ("(d) act_steps 8", {"act_steps": 8}),
         ("act_steps 2", {"act_steps": 2}),
