@@ -114,6 +114,11 @@ def method_config_dict(method: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else dict(cfg or {})
 
 
+def options_tag(options: dict[str, Any]) -> dict[str, str]:
+    """The ``-o`` overrides as logged (values as text, keys sorted): ``{}`` for defaults."""
+    return {k: str(v) for k, v in sorted(options.items())}
+
+
 def method_config_hash(method: Any, options: dict[str, Any], mode: int | None) -> str:
     """The config hash a seed run is tagged with: method config + options + forced mode.
 
@@ -296,6 +301,7 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
             schema.TAG_COMMAND: reproduce_command(req, spec.id, [seed]),
             schema.TAG_PERTURBATIONS: tracking.dumps([lv.name for _, lv in levels]),
             schema.TAG_MODE: "" if req.mode is None else str(req.mode),
+            schema.TAG_OPTIONS: tracking.dumps(options_tag(req.options)),
         }
         if unit_key:
             tags[schema.TAG_UNIT] = unit_key
@@ -424,6 +430,7 @@ def evaluate(req: EvalRequest, progress: Progress = SILENT) -> EvalResult:
             schema.TAG_VERSIONS: tracking.dumps(package_versions()),
             schema.TAG_COMMAND: reproduce_command(req, spec.id, req.seeds),
             schema.TAG_MODE: "" if req.mode is None else str(req.mode),
+            schema.TAG_OPTIONS: tracking.dumps(options_tag(req.options)),
         }
         group_id = tracking.start_run(c, tags, {"seeds": ",".join(map(str, req.seeds))},
                                       f"{req.method}/{spec.id}/{req.tier}")

@@ -31,6 +31,7 @@ TAG_VERSIONS = "modebench.versions"  # JSON {package: version}
 TAG_COMMAND = "modebench.command"  # the CLI command that reproduces the run
 TAG_PERTURBATIONS = "modebench.perturbations"  # JSON list of the level names evaluated
 TAG_MODE = "modebench.mode"  # BMD: the latent mode forced at evaluation ("" = sampled)
+TAG_OPTIONS = "modebench.options"  # JSON {key: value as text} of -o overrides ({} = defaults)
 TAG_UNIT = "modebench.unit"  # sweep unit key (seed runs)
 TAG_PARENT = "mlflow.parentRunId"
 TAG_ERROR = "modebench.error"  # first line of the error of a FAILED run

@@ -28,6 +28,8 @@ field                         meaning
 ``command``                   the CLI command reproducing the run (may be ``""``)
 ``perturbations``             level names evaluated, unique, including ``"nominal"``
 ``mode``                      BMD's forced latent mode, ``""`` = sampled
+``options``                   ``{key: value as text}``: ``-o`` overrides (optional; ``{}`` =
+                              the method's defaults)
 ``unit``                      sweep unit key (may be ``""``)
 ``start_time``                ms since the epoch (0 = unknown)
 ``metrics``                   ``{name: finite number}``; ``success_rate`` required; per-level
@@ -108,6 +110,7 @@ class BundleRecord(BaseModel):
     command: str = Field(max_length=4000)
     perturbations: list[str] = Field(min_length=1)
     mode: str = Field(max_length=200)
+    options: dict[str, str] = Field(default_factory=dict)
     unit: str = Field(max_length=500)
     start_time: int = Field(ge=0)
     metrics: dict[str, float]
@@ -224,6 +227,7 @@ def record_from_result(r: SeedResult) -> dict[str, Any]:
         "command": r.command,
         "perturbations": list(r.perturbations) or ["nominal"],
         "mode": r.mode,
+        "options": dict(sorted(r.options.items())),
         "unit": r.unit,
         "start_time": r.start_time,
         "metrics": {k: v for k, v in sorted(r.metrics.items()) if math.isfinite(v)},
@@ -350,6 +354,7 @@ def _tags(rec: BundleRecord, source: str) -> dict[str, str]:
         schema.TAG_COMMAND: rec.command,
         schema.TAG_PERTURBATIONS: json.dumps(rec.perturbations),
         schema.TAG_MODE: rec.mode,
+        schema.TAG_OPTIONS: json.dumps(rec.options, sort_keys=True),
         schema.TAG_UNIT: rec.unit,
         schema.TAG_MODE_DISTRIBUTION: json.dumps(rec.mode_distribution, sort_keys=True),
         TAG_SOURCE: source,

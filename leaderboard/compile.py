@@ -9,7 +9,8 @@ Steps (:func:`compile_leaderboard`):
    only its spec hash is compared.
 2. **Grouping** by (task id, method, tier). A BMD run evaluated with a forced latent mode
    (tag ``modebench.mode``) is a different policy from the sampled one, so it forms its own
-   row, shown as ``bmd [mode 2]``. Re-runs of the same seed keep the latest run only (counted
+   row, shown as ``bmd [mode 2]``; so does a run with ``-o`` overrides of the method's config
+   (``bmd [alpha=0.2]``). Re-runs of the same seed keep the latest run only (counted
    as superseded), so a seed is never counted twice.
 3. **Statistics** per group, all with 95 % percentile-bootstrap CIs over seeds (computed by
    :mod:`benchmark.metrics`; one bootstrap draw serves every fully logged column of a group):
@@ -95,7 +96,8 @@ class GroupStats:
     Attributes:
         task: Task id.
         method: Method id (the registry id).
-        label: Row label: the method id, plus ``[mode z]`` for a forced BMD mode.
+        label: Row label (:func:`row_label`): the method id, plus ``[mode z]`` for a forced
+            BMD mode and ``[key=value]`` for options.
         tier: Tier name.
         seeds: The training seeds, sorted.
         cells: Metric key (see :data:`METRICS`, :data:`EXTRA_METRICS`) -> estimate, or None
@@ -285,8 +287,13 @@ def _stale_reason(r: SeedResult, spec: TaskSpec | None, why: str,
 
 
 def row_label(r: SeedResult) -> str:
-    """The row a result belongs to: its method, plus ``[mode z]`` for a forced BMD mode."""
-    return f"{r.method} [mode {r.mode}]" if r.mode else r.method
+    """The row a result belongs to: its method, plus ``[mode z]`` for a forced BMD mode and
+    ``[key=value, ...]`` for non-default options (an ablation is never mixed into, or
+    supersedes, the method's default row)."""
+    label = f"{r.method} [mode {r.mode}]" if r.mode else r.method
+    if r.options:
+        label += " [" + ", ".join(f"{k}={v}" for k, v in sorted(r.options.items())) + "]"
+    return label
 
 
 def _finite_estimates(values: np.ndarray) -> list[Estimate | None]:

@@ -62,6 +62,7 @@ class SeedResult:
         command: The CLI command that reproduces the run.
         perturbations: Names of the perturbation levels evaluated (nominal first).
         mode: BMD's forced latent mode (``""`` = sampled).
+        options: The ``-o`` overrides of the method config (``{}`` = its defaults).
         unit: Sweep unit key.
         source: ``""`` for runs logged in this store, ``"bundle:<file>"`` for imported ones.
         bundle_run_id: For imported runs, the run id in the exporting store.
@@ -87,6 +88,7 @@ class SeedResult:
     command: str = ""
     perturbations: tuple[str, ...] = ()
     mode: str = ""
+    options: Mapping[str, str] = field(default_factory=dict)
     unit: str = ""
     source: str = ""
     bundle_run_id: str = ""
@@ -173,6 +175,9 @@ def result_from_run(
     if not isinstance(dist_raw, dict):
         raise MalformedRunError(f"tag {schema.TAG_MODE_DISTRIBUTION}: expected a JSON object")
     dist = {str(level): _counts(c, schema.TAG_MODE_DISTRIBUTION) for level, c in dist_raw.items()}
+    options = _json_tag(tags, schema.TAG_OPTIONS, {})
+    if not isinstance(options, dict):
+        raise MalformedRunError(f"tag {schema.TAG_OPTIONS}: expected a JSON object")
     pre_raw = _json_tag(tags, schema.TAG_PRETRAIN_MODE_DISTRIBUTION, None)
     pre = None if pre_raw is None else _counts(pre_raw, schema.TAG_PRETRAIN_MODE_DISTRIBUTION)
     return SeedResult(
@@ -191,6 +196,7 @@ def result_from_run(
         command=tags.get(schema.TAG_COMMAND, ""),
         perturbations=tuple(str(p) for p in perturbations),
         mode=tags.get(schema.TAG_MODE, ""),
+        options={str(k): str(v) for k, v in options.items()},
         unit=tags.get(schema.TAG_UNIT, ""),
         source=tags.get(TAG_SOURCE, ""),
         bundle_run_id=tags.get(TAG_BUNDLE_RUN_ID, ""),

@@ -65,3 +65,18 @@ def test_mode_selection_needs_a_mode_selectable_method(avoid_dataset):
     with pytest.raises(AdapterError, match="no selectable modes"):
         evaluate(EvalRequest(method="bc", task="avoid", seeds=(0,), tier="smoke", mode=1,
                              track=False))
+
+
+def test_options_are_logged_and_make_their_own_leaderboard_row(avoid_dataset, tmp_path,
+                                                               monkeypatch):
+    from leaderboard.compile import row_label
+    from leaderboard.records import read_results
+
+    monkeypatch.setenv("MODEBENCH_CACHE", str(tmp_path / "cache"))
+    evaluate(EvalRequest(method="bc", task="avoid", seeds=(0,), tier="smoke",
+                         options={"pretrained_sampler": "ddim"}))
+    evaluate(EvalRequest(method="bc", task="avoid", seeds=(0,), tier="smoke"))
+    results = read_results(tracking.tracking_uri()).results
+    assert sorted(row_label(r) for r in results) == ["bc", "bc [pretrained_sampler=ddim]"]
+    # the sampler really changed: the two runs' configs (and so their policies) differ
+    assert len({r.config_hash for r in results}) == 2

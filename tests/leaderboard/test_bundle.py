@@ -115,6 +115,22 @@ def test_round_trip_and_idempotent_import(store, lines, tmp_path):
     assert len(read_results(uri).results) == len(lines)
 
 
+def test_options_travel_with_a_run_and_older_lines_without_them_import(lines, tmp_path):
+    with_opts = json.loads(lines[0])
+    with_opts["options"] = {"alpha": "0.2"}
+    without = json.loads(lines[1])
+    without.pop("options", None)  # a line written before the field existed
+    path = tmp_path / "opts.jsonl"
+    path.write_text(json.dumps(with_opts) + "\n" + json.dumps(without) + "\n")
+    uri, _, _ = new_store(tmp_path / "opts.db")
+    import_bundle(path, uri)
+    got = {r.bundle_run_id: r.options for r in read_results(uri).results}
+    assert got == {with_opts["run_id"]: {"alpha": "0.2"}, without["run_id"]: {}}
+    bad = [json.dumps({**with_opts, "options": {"alpha": 0.2}})]  # values are text
+    with pytest.raises(BundleError, match="options"):
+        parse_bundle(bad, "bad.jsonl")
+
+
 def test_invalid_bundle_imports_nothing(lines, tmp_path):
     uri, client, exp = new_store(tmp_path / "s.db")
     path = tmp_path / "bad.jsonl"

@@ -121,6 +121,22 @@ def test_forced_mode_is_its_own_row(results, lookup):
     assert {g.method for g in lb.groups() if g.label == "bmd [mode 2]"} == {"bmd"}
 
 
+def test_a_run_with_options_is_its_own_row_and_never_supersedes_the_default(results,
+                                                                             lookup):
+    bmd = [r for r in results if r.method == "bmd"]
+    ablation = [dataclasses.replace(r, run_id=r.run_id + "o", start_time=r.start_time + 10**9,
+                                    options={"alpha": "0"}, metrics={**r.metrics,
+                                                                     "success_rate": 0.0})
+                for r in bmd]
+    lb = _compile(results + ablation, lookup)
+    rows = {(g.task, g.label, g.tier): g for g in lb.groups()}
+    default = _compile(results, lookup)
+    for g in default.groups():
+        if g.label == "bmd":  # newer ablation runs of the same seeds left the row alone
+            assert rows[(g.task, "bmd", g.tier)].cells == g.cells
+            assert rows[(g.task, "bmd [alpha=0]", g.tier)].cells["success"].value == 0.0
+
+
 def test_missing_metric_is_none_not_zero(results, lookup):
     stripped = [dataclasses.replace(r, metrics={k: v for k, v in r.metrics.items()
                                                 if k != "robustness"}) for r in results]
