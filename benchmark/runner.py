@@ -178,15 +178,15 @@ def _file_lock(path: Path):
         yield
 
 
-def _pretrained(method: Any, dataset: DemoDataset, ctx: RunContext,
-                spec_hash: str) -> tuple[Policy, Path]:
+def _pretrained(method: Any, dataset: DemoDataset, ctx: RunContext) -> tuple[Policy, Path]:
     """Load the cached pretrained policy or train and cache it (atomically, under a lock).
 
-    The key is the hash of (task spec, dataset, method's pretrain key, tier, seed): methods
-    sharing a pretraining stage share the checkpoint.
+    The key is the hash of (the spec's pretraining part at this tier, dataset, method's
+    pretrain key, seed, device): methods sharing a pretraining stage share the checkpoint,
+    and retuning fine-tuning or evaluation budgets does not retrain.
     """
-    key = short_hash(json.dumps([spec_hash, dataset.content_hash, method.pretrain_key(ctx),
-                                 ctx.tier, ctx.seed]))
+    key = short_hash(json.dumps([ctx.spec.pretrain_hash(ctx.tier), dataset.content_hash,
+                                 method.pretrain_key(ctx), ctx.seed, ctx.device]))
     final = cache_root() / "pretrained" / key
     with _file_lock(final):
         if not (final / "COMPLETE").exists():
@@ -320,10 +320,10 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
                 task, n_envs, seed, perturbation),
         )
         _limit_torch_threads(device)
-        pretrained, pretrained_dir = _pretrained(method, dataset, ctx, spec_hash)
+        pretrained, pretrained_dir = _pretrained(method, dataset, ctx)
         nominal = [lv for lv in levels if lv[1].name == "nominal"]
         pretrain_dist, pretrain_records = _pretrain_distribution(
-            pretrained, task, nominal, budget, progress, pretrained_dir)
+            pretrained, task, nominal, budget, progress, pretrained_dir, spec_hash)
         seed_everything(seed)
         policy = method.finetune(pretrained, ctx)
         if req.mode is not None:
@@ -364,15 +364,18 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
 
 def _pretrain_distribution(policy: Policy, task: Task,
                            nominal: list[tuple[int, PerturbationLevel]], budget: Any,
-                           progress: Progress, pretrained_dir: Path
+                           progress: Progress, pretrained_dir: Path, spec_hash: str
                            ) -> tuple[dict[str, int], list[EpisodeRecord] | None]:
     """Mode distribution of the pretrained policy at nominal (cached beside the checkpoint).
+
+    The cache file is keyed by the full spec hash: the checkpoint is shared across evaluation
+    budgets (:meth:`TaskSpec.pretrain_hash`), the distribution is not.
 
     Returns:
         The distribution, and the nominal episode records when they were run now (None when
         the distribution came from the cache).
     """
-    cache = pretrained_dir / "nominal_mode_distribution.json"
+    cache = pretrained_dir / f"nominal_mode_distribution-{spec_hash}.json"
     try:
         return json.loads(cache.read_text()), None
     except (OSError, ValueError):

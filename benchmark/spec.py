@@ -212,6 +212,20 @@ class TaskSpec:
         """SHA-256 (hex, first 16 chars) of :meth:`canonical_json`."""
         return short_hash(self.canonical_json())
 
+    def pretrain_hash(self, tier: str) -> str:
+        """Hash of what pretraining at ``tier`` depends on: the spec without its tier budgets,
+        plus that tier's ``n_demos``, ``pretrain_steps`` and ``batch_size``.
+
+        Pretrained checkpoints are keyed by it (not by :meth:`hash`), so retuning a tier's
+        fine-tuning or evaluation budget reuses them; any other change to the spec retrains.
+        """
+        budget = self.budget(tier)
+        data = {k: v for k, v in self.to_dict().items() if k != "tiers"}
+        data["pretrain_budget"] = {"tier": tier, "n_demos": budget.n_demos,
+                                   "pretrain_steps": budget.pretrain_steps,
+                                   "batch_size": budget.batch_size}
+        return short_hash(canonical_json(data))
+
 
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, dict):

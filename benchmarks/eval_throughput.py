@@ -74,7 +74,7 @@ def main() -> None:
                      work_dir=__import__("pathlib").Path(tempfile.mkdtemp()), progress=SILENT,
                      make_vector_env=lambda n, s, p=None: make_training_vector_env(task, n, s, p),
                      dataset=dataset)
-    policy, _ = _pretrained(method, dataset, ctx, task.spec.hash())
+    policy, _ = _pretrained(method, dataset, ctx)
     spec = task.spec
     random_sps, rs, rt = measure(RandomPolicy(spec.chunk.act_steps, spec.act_dim), task,
                                  args.episodes, n_envs)

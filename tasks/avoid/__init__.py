@@ -54,7 +54,7 @@ SPEC_V0 = TaskSpec(
             finetune_steps_per_iter=8, n_envs=8, eval_episodes=16,
         ),
         "small": TierBudget(
-            n_demos=500, pretrain_steps=32_000, batch_size=256, finetune_iterations=60,
+            n_demos=500, pretrain_steps=32_000, batch_size=256, finetune_iterations=300,
             finetune_steps_per_iter=16, n_envs=16, eval_episodes=100,
         ),
         "paper": TierBudget(

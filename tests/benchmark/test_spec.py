@@ -30,6 +30,22 @@ def test_any_behaviour_change_changes_the_hash(change):
     assert _spec(**change).hash() != SPEC_V0.hash()
 
 
+def test_pretrain_hash_ignores_fine_tuning_and_evaluation_budgets_only():
+    def tier(**changes) -> TaskSpec:
+        return _spec(tiers={**SPEC_V0.tiers,
+                            "small": dataclasses.replace(SPEC_V0.tiers["small"], **changes)})
+
+    base = SPEC_V0.pretrain_hash("small")
+    for unused in ({"finetune_iterations": 1}, {"finetune_steps_per_iter": 1}, {"n_envs": 1},
+                   {"eval_episodes": 1}):
+        assert tier(**unused).pretrain_hash("small") == base
+        assert tier(**unused).hash() != SPEC_V0.hash()  # still a different spec
+    for used in ({"pretrain_steps": 1}, {"batch_size": 1}, {"n_demos": 1}):
+        assert tier(**used).pretrain_hash("small") != base
+    assert _spec(chunk=ChunkSpec(horizon=8, act_steps=2)).pretrain_hash("small") != base
+    assert SPEC_V0.pretrain_hash("smoke") != base
+
+
 def test_id_and_lookups():
     assert SPEC_V0.id == "avoid-v0"
     assert SPEC_V0.perturbation("nominal") is NOMINAL

@@ -72,9 +72,10 @@ class SlowSaveMethod:
 
 def pretrained(log_dir: str, save_delay: float = 0.0) -> tuple[dict, str]:
     """Call the runner's cached pretraining (``runner._pretrained``) with SlowSaveMethod."""
+    from benchmark.registry import get_task
     from benchmark.runner import _pretrained
 
-    ctx = SimpleNamespace(tier="smoke", seed=0)
+    ctx = SimpleNamespace(tier="smoke", seed=0, device="cpu", spec=get_task("avoid").spec)
     dataset = SimpleNamespace(content_hash="d" * 16)
-    policy, path = _pretrained(SlowSaveMethod(log_dir, save_delay), dataset, ctx, "s" * 16)
+    policy, path = _pretrained(SlowSaveMethod(log_dir, save_delay), dataset, ctx)
     return policy, str(path)
