@@ -33,6 +33,27 @@ class Expert(Protocol):
         ...
 
 
+def run_expert_episode(env: Any, expert: Expert, obs: np.ndarray,
+                       max_steps: int) -> tuple[int, dict[str, Any]]:
+    """Step ``env`` with ``expert`` from ``obs`` until the episode ends or ``max_steps`` pass.
+
+    Args:
+        env: An env just reset to ``obs``.
+        expert: Its expert (:meth:`Task.make_expert`).
+        obs: The reset observation, (obs_dim,).
+        max_steps: Step limit (the spec's ``max_episode_steps``).
+
+    Returns:
+        The env steps taken and the last step's ``info`` (``success``/``mode`` at an end).
+    """
+    info: dict[str, Any] = {}
+    for steps in range(1, max_steps + 1):
+        obs, _, terminated, truncated, info = env.step(expert(obs))
+        if terminated or truncated:
+            return steps, info
+    return max_steps, info
+
+
 class Task(ABC):
     """One versioned task: its spec, its env factory and its expert."""
 

@@ -48,6 +48,7 @@ def env_speed(task, n_steps: int = 2_000) -> float:
 def expert_at_level(task, level_index: int, level, n_episodes: int) -> dict:
     """Expert success per mode, mode shares, episode length and env steps/s at one level."""
     from benchmark.seeding import eval_seed
+    from benchmark.task import run_expert_episode
 
     spec = task.spec
     env = task.make_env(level)
@@ -61,13 +62,7 @@ def expert_at_level(task, level_index: int, level, n_episodes: int) -> dict:
         mode = spec.modes[e % len(spec.modes)]
         obs, _ = env.reset(seed=eval_seed(level_index, e))
         expert = task.make_expert(env, mode, np.random.default_rng([e, 0xB3]))
-        info: dict = {}
-        length = 0
-        while length < spec.max_episode_steps:
-            obs, _, te, tr, info = env.step(expert(obs))
-            length += 1
-            if te or tr:
-                break
+        length, info = run_expert_episode(env, expert, obs, spec.max_episode_steps)
         steps += length
         lengths.append(length)
         tried[mode] += 1

@@ -41,6 +41,7 @@ def expert_at_level(task, level_index: int, level, n_episodes: int) -> dict:
     Episode ``e`` demonstrates mode ``e % n_modes`` from reset seed ``eval_seed(level, e)``.
     """
     from benchmark.seeding import eval_seed
+    from benchmark.task import run_expert_episode
 
     spec = task.spec
     env = task.make_env(level)
@@ -54,12 +55,7 @@ def expert_at_level(task, level_index: int, level, n_episodes: int) -> dict:
         obs, _ = env.reset(seed=seed)
         expert = task.make_expert(env, mode, np.random.default_rng([seed, 0xE8]))
         t0 = time.perf_counter()
-        n = 0
-        while n < spec.max_episode_steps:
-            obs, _, te, tr, info = env.step(expert(obs))
-            n += 1
-            if te or tr:
-                break
+        n, info = run_expert_episode(env, expert, obs, spec.max_episode_steps)
         seconds += time.perf_counter() - t0
         steps += n
         tried_by_mode[mode] += 1

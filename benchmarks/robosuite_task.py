@@ -41,6 +41,8 @@ def random_speed(task, steps: int) -> tuple[float, float]:
 
 def expert_level(task, level_name: str, episodes_per_mode: int) -> dict:
     """Expert success per mode, mean length and steps/s at one perturbation level."""
+    from benchmark.task import run_expert_episode
+
     spec = task.spec
     env = task.make_env(spec.perturbation(level_name))
     ok = {m: 0 for m in spec.modes}
@@ -53,12 +55,7 @@ def expert_level(task, level_name: str, episodes_per_mode: int) -> dict:
             mode = spec.modes[i % len(spec.modes)]
             obs, _ = env.reset(seed=10_000 + i)
             expert = task.make_expert(env, mode, np.random.default_rng(i))
-            length = 0
-            while True:
-                obs, _, te, tr, info = env.step(expert(obs))
-                length += 1
-                if te or tr:  # the env truncates at the spec's horizon
-                    break
+            length, info = run_expert_episode(env, expert, obs, spec.max_episode_steps)
             steps += length
             lengths.append(length)
             ok[mode] += bool(info["success"] and info["mode"] == mode)

@@ -20,3 +20,13 @@ def rollout(env, seed: int, actions) -> tuple[np.ndarray, dict]:
         if te or tr:
             break
     return np.asarray(out), info
+
+
+def assert_reset_seed_fixes_the_rollout(task, level: str, actions) -> None:
+    """Same reset seed and actions -> identical observations; another seed -> different."""
+    lv = task.spec.perturbation(level)
+    a, _ = rollout(task.make_env(lv), 11, actions)
+    b, _ = rollout(task.make_env(lv), 11, actions)
+    c, _ = rollout(task.make_env(lv), 12, actions)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape != c.shape or not np.array_equal(a, c)

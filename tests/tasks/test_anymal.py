@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+from task_helpers import assert_reset_seed_fixes_the_rollout
 from task_helpers import rollout as _rollout
 
 from benchmark.datasets import collect_demonstrations
@@ -142,13 +143,8 @@ def test_observation_and_action_shapes():
 
 @pytest.mark.parametrize("level", ["nominal", "obs_noise_0.1", "friction_x0.5"])
 def test_same_seed_same_rollout(level):
-    lv = TASK.spec.perturbation(level)
     actions = np.random.default_rng(0).uniform(-0.3, 0.3, size=(40, 12)).astype(np.float32)
-    a, _ = _rollout(TASK.make_env(lv), 11, actions)
-    b, _ = _rollout(TASK.make_env(lv), 11, actions)
-    c, _ = _rollout(TASK.make_env(lv), 12, actions)
-    np.testing.assert_array_equal(a, b)
-    assert a.shape != c.shape or not np.array_equal(a, c)
+    assert_reset_seed_fixes_the_rollout(TASK, level, actions)
 
 
 def test_a_fall_ends_the_episode_with_success_and_mode():
