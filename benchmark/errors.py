@@ -9,10 +9,14 @@ class BenchError(Exception):
     exit_code = 1
 
 
-class UnknownIdError(BenchError):
-    """An unknown task, method, tier or level id, or malformed arguments (exit code 2)."""
+class UsageError(BenchError):
+    """Malformed or out-of-range command-line input: options, seeds, devices (exit code 2)."""
 
     exit_code = 2
+
+
+class UnknownIdError(UsageError):
+    """An unknown task, method, tier or level id (exit code 2)."""
 
 
 class AdapterError(BenchError):
@@ -23,6 +27,12 @@ class AdapterError(BenchError):
 
 class DatasetError(BenchError):
     """A dataset that is missing, corrupt or whose hash does not match its spec."""
+
+    exit_code = 3
+
+
+class StoreError(BenchError):
+    """A datasets, cache or tracking location that cannot be written or reached (exit 3)."""
 
     exit_code = 3
 

@@ -25,7 +25,7 @@ import numpy as np
 from benchmark import metrics, schema, tracking
 from benchmark.adapter import ModeSelectablePolicy, Policy, RunContext
 from benchmark.datasets import DemoDataset, ensure_dataset
-from benchmark.errors import AdapterError, BenchError, UnknownIdError
+from benchmark.errors import AdapterError, BenchError, UnknownIdError, UsageError
 from benchmark.paths import cache_root
 from benchmark.progress import SILENT, Progress
 from benchmark.provenance import git_commit, package_versions
@@ -128,8 +128,21 @@ def method_config_hash(method: Any, options: dict[str, Any], mode: int | None) -
     return config_hash({"config": method_config_dict(method), "options": options, "mode": mode})
 
 
+def check_device(device: str) -> None:
+    """Refuse a device string torch would not accept, before anything is trained.
+
+    Raises:
+        UsageError: Not ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
+    """
+    head, _, index = device.partition(":")
+    if head in ("cpu", "auto") and not index or head == "cuda" and (not index or index.isdigit()):
+        return
+    raise UsageError(f"unknown device {device!r}; use cpu, cuda, cuda:N or auto")
+
+
 def resolve_device(device: str) -> str:
     """``"auto"`` becomes ``"cuda"`` when torch sees a GPU, else ``"cpu"``."""
+    check_device(device)
     if device != "auto":
         if device.startswith("cuda"):
             import torch
@@ -145,15 +158,46 @@ def resolve_device(device: str) -> str:
 def resolve_levels(task: Task, names: Sequence[str]) -> list[tuple[int, PerturbationLevel]]:
     """Nominal plus the named levels (``"all"`` = the whole ladder), with ladder indices."""
     spec = task.spec
-    if "all" in names:
-        return list(enumerate(spec.perturbations))
-    wanted = {"nominal", *names}
+    wanted = {"nominal", *names} - {"all"}
     for n in wanted:
         try:
             spec.perturbation(n)
         except KeyError as exc:
             raise UnknownIdError(str(exc.args[0])) from None
+    if "all" in names:
+        return list(enumerate(spec.perturbations))
     return [(i, p) for i, p in enumerate(spec.perturbations) if p.name in wanted]
+
+
+def prepare(req: EvalRequest) -> tuple[EvalRequest, Task, Any]:
+    """Validate a request and configure its method, before any dataset or training.
+
+    Returns:
+        The request with its options as the method applied them (typed), the task, and the
+        configured method instance.
+
+    Raises:
+        UsageError: Unknown ids, bad options, device, levels or an out-of-range ``--mode``.
+        AdapterError: ``--mode`` for a method without selectable modes.
+    """
+    from benchmark.options import configure_method
+
+    _check_tier(req.tier)
+    task = get_task(req.task)
+    method_cls = get_method_class(req.method)
+    resolve_levels(task, req.perturbations)
+    check_device(req.device or task.spec.budget(req.tier).device)
+    method, applied = configure_method(method_cls(), req.method, req.options)
+    if req.mode is not None:
+        n_modes = method.selectable_modes() if hasattr(method, "selectable_modes") else None
+        if hasattr(method, "selectable_modes") and n_modes is None:
+            raise AdapterError(f"method {req.method!r} has no selectable modes; --mode works "
+                               "with mode-selectable methods such as bmd")
+        if req.mode < 0 or n_modes is not None and req.mode >= n_modes:
+            limit = "" if n_modes is None else f" in [0, {n_modes - 1}]"
+            raise UsageError(f"--mode {req.mode} is out of range: {req.method} has latent "
+                             f"modes{limit}")
+    return dataclasses.replace(req, options=applied), task, method
 
 
 def reproduce_command(req: EvalRequest, task_id: str, seeds: Sequence[int]) -> str:
@@ -269,11 +313,9 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
     Returns:
         The seed's metrics, mode distributions and episode records.
     """
-    _check_tier(req.tier)
-    task = get_task(req.task)
+    req, task, method = prepare(req)
     spec = task.spec
-    method_cls = get_method_class(req.method)
-    method = method_cls()
+    method_cls = type(method)
     budget = spec.budget(req.tier)
     device = resolve_device(req.device or budget.device)
     levels = resolve_levels(task, req.perturbations)
@@ -324,6 +366,11 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
         nominal = [lv for lv in levels if lv[1].name == "nominal"]
         pretrain_dist, pretrain_records = _pretrain_distribution(
             pretrained, task, nominal, budget, progress, pretrained_dir, spec_hash)
+        fine_tunes = getattr(method, "fine_tunes", True)
+        if fine_tunes and pretrain_records is not None:
+            # the reference evaluation just used this object (a cold cache); fine-tune a fresh
+            # load so that what is fine-tuned never depends on the cache's state
+            pretrained = method.load(pretrained_dir, ctx)
         seed_everything(seed)
         policy = method.finetune(pretrained, ctx)
         if req.mode is not None:
@@ -331,10 +378,11 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
                 raise AdapterError(f"method {req.method!r} has no selectable modes; "
                                    "--mode works with mode-selectable methods such as bmd")
             if not 0 <= req.mode < policy.n_modes:
-                raise BenchError(f"--mode must be in [0, {policy.n_modes - 1}]")
+                raise UsageError(f"--mode must be in [0, {policy.n_modes - 1}]")
             policy.set_mode(req.mode)
-        if policy is pretrained and req.mode is None and pretrain_records is not None:
-            # not fine-tuned (bc): the nominal episodes were just run, with the same seeds
+        if not fine_tunes and req.mode is None and pretrain_records is not None:
+            # a method that does not fine-tune (bc, declared by the method, never inferred
+            # from object identity): its nominal episodes were just run, with the same seeds
             records = pretrain_records + _evaluate_levels(
                 policy, task, [lv for lv in levels if lv[1].name != "nominal"], budget,
                 progress)
@@ -407,12 +455,10 @@ def evaluate(req: EvalRequest, progress: Progress = SILENT) -> EvalResult:
     """Run every seed of ``req`` under one group run and aggregate.
 
     Raises:
-        BenchError: Bad input (unknown ids, tiers, levels) before anything is trained.
+        BenchError: Bad input (unknown ids, tiers, levels, options, ``--mode``, device) before
+            any dataset is built or anything is trained.
     """
-    task = get_task(req.task)
-    get_method_class(req.method)
-    _check_tier(req.tier)
-    resolve_levels(task, req.perturbations)
+    req, task, _ = prepare(req)
     spec = task.spec
     dataset = ensure_dataset(task, progress)
     c = tracking.client() if req.track else None

@@ -169,7 +169,6 @@ def pretrained(task: Any, tier: str, steps: int, seed: int, overrides: dict[str,
                cache: Path) -> Any:
     """Train (or load from ``cache``) the BC policy; the runner's seeding and budget."""
     from baselines.common.config import DiffusionConfig
-    from baselines.common.method import apply_options
     from baselines.common.policy import DiffusionPolicy
     from baselines.common.pretrain import pretrain_policy
     from benchmark.datasets import ensure_dataset
@@ -177,7 +176,9 @@ def pretrained(task: Any, tier: str, steps: int, seed: int, overrides: dict[str,
     from benchmark.spec import config_hash
 
     budget = task.spec.budget(tier)
-    cfg = apply_options(DiffusionConfig(), overrides)
+    from benchmark.options import apply_options
+
+    cfg = apply_options({"diffusion": DiffusionConfig()}, overrides)[0]["diffusion"]
     folder = cache / f"{task.spec.id}-{tier}-s{seed}-{steps}-{config_hash(cfg)}"
     if (folder / "policy.json").exists():
         return DiffusionPolicy.load(folder), 0.0

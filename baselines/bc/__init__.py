@@ -11,11 +11,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class BCMethod(DiffusionMethodBase):
-    """Behaviour cloning with the shared diffusion backbone (DDPM training, DDIM sampling)."""
+    """Behaviour cloning with the shared diffusion backbone (DDPM training; evaluated with
+    the backbone's ``pretrained_sampler``, ancestral DDPM by default)."""
 
     name = "bc"
     version = "1"
-    description = "Diffusion policy behaviour cloning (DDPM training, DDIM sampling), no RL"
+    description = ("Diffusion policy behaviour cloning (DDPM training, ancestral DDPM "
+                   "sampling), no RL")
+    fine_tunes = False
 
     def finetune(self, policy: Policy, ctx: RunContext) -> Policy:
         """BC does not fine-tune: returns ``policy`` unchanged."""

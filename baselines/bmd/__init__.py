@@ -30,6 +30,10 @@ class BMDMethod(DPPOMethod):
     description = "Behavioral Mode Discovery: latent modes in noise space + MI reward (ICML 2026)"
     config_class = BMDConfig
 
+    def selectable_modes(self) -> int | None:
+        """K latent modes (``--mode 0..K-1``)."""
+        return self.finetune_config.n_modes
+
     def prepare_policy(self, policy: DiffusionPolicy, cfg: Any,
                        ctx: RunContext) -> DiffusionPolicy:
         """Discover modes with the pretrained policy and wrap it as a :class:`BMDPolicy`."""

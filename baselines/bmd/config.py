@@ -1,6 +1,7 @@
 """BMD's configuration. Every choice the paper's summary leaves open is a field here, with
-its default and the reason for it (Longhini et al., ICML 2026, arXiv 2605.11387; only the
-public summary is available, see /work/shared/papers)."""
+its default and the reason for it (Longhini et al., ICML 2026, arXiv 2605.11387; the full
+text was not available to the authors of this file, only its abstract and public reading
+notes of it)."""
 
 from __future__ import annotations
 

@@ -86,5 +86,13 @@ class DiffusionConfig:
             raise ValueError("ddim_spacing must be 'trailing' or 'leading'")
         if self.pretrained_sampler not in ("ddpm", "ddim"):
             raise ValueError("pretrained_sampler must be 'ddpm' or 'ddim'")
+        for name in ("learning_rate", "time_dim", "denoised_clip_value", "randn_clip_value",
+                     "final_action_clip_value"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not 0 <= self.ema_decay < 1 or not 0 <= self.min_lr <= self.learning_rate:
+            raise ValueError("ema_decay must be in [0, 1) and min_lr in [0, learning_rate]")
+        if not self.hidden_dims or any(d < 1 for d in self.hidden_dims + self.cond_mlp_dims):
+            raise ValueError("hidden_dims (non-empty) and cond_mlp_dims must be positive widths")
         if self.normalization != "minmax":
             raise ValueError(f"unknown normalization {self.normalization!r}; use 'minmax'")

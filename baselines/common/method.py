@@ -8,62 +8,19 @@ and any of ``bc``, ``dppo``, ``entropy-rl`` and ``bmd`` loads it.
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
+import copy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from baselines.common.config import DiffusionConfig
 from benchmark.errors import BenchError
+from benchmark.options import apply_options
 from benchmark.spec import config_hash
 
 if TYPE_CHECKING:  # pragma: no cover
     from baselines.common.policy import DiffusionPolicy
     from benchmark.adapter import RunContext
     from benchmark.datasets import DemoDataset
-
-
-def apply_options(config: Any, options: dict[str, Any]) -> Any:
-    """Return ``config`` (a frozen dataclass) with CLI ``--option key=value`` overrides.
-
-    Raises:
-        BenchError: An unknown key or a value of the wrong type (exit code 2 is not used:
-            this is a bad value, not an unknown id).
-    """
-    if not options:
-        return config
-    fields = {f.name: f for f in dataclasses.fields(config)}
-    hints = typing.get_type_hints(type(config))
-    changes = {}
-    for key, value in options.items():
-        if key not in fields:
-            raise BenchError(f"unknown option {key!r} for {type(config).__name__}; known: "
-                             f"{', '.join(sorted(fields))}")
-        changes[key] = _coerce(key, value, hints[key])
-    return dataclasses.replace(config, **changes)
-
-
-def _coerce(key: str, value: Any, hint: Any) -> Any:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None or (isinstance(value, str) and value.lower() == "none"):
-            if type(None) in args:
-                return None
-        hint = next(a for a in args if a is not type(None))
-    try:
-        if hint is bool:
-            if isinstance(value, str):
-                if value.lower() not in ("true", "false", "1", "0"):
-                    raise ValueError(value)
-                return value.lower() in ("true", "1")
-            return bool(value)
-        if hint in (int, float, str):
-            return hint(value)
-    except (TypeError, ValueError):
-        raise BenchError(f"option {key}={value!r}: expected {hint.__name__}") from None
-    return value
 
 
 class DiffusionMethodBase:
@@ -76,13 +33,46 @@ class DiffusionMethodBase:
     name = ""
     version = ""
     description = ""
+    fine_tunes = True
+    """False for a method whose ``finetune`` returns the pretrained policy unchanged (``bc``):
+    the runner then reuses the reference episodes instead of evaluating twice."""
 
     def __init__(self, diffusion: DiffusionConfig | None = None) -> None:
         self.diffusion = diffusion or DiffusionConfig()
+        self.applied_options: dict[str, Any] = {}
 
     def config(self) -> Any:
         """The method's frozen config (subclasses add their fine-tuning config)."""
         return self.diffusion
+
+    def option_configs(self) -> dict[str, Any]:
+        """The configs ``-o`` can set, by prefix (bare keys resolve to the one that has them).
+
+        ``diffusion.<field>`` sets the backbone (a different backbone is a different
+        pretrained checkpoint); subclasses add ``finetune``.
+        """
+        return {"diffusion": self.diffusion}
+
+    def set_option_configs(self, configs: dict[str, Any]) -> None:
+        """Install configs returned by :func:`benchmark.options.apply_options`."""
+        self.diffusion = configs["diffusion"]
+
+    def configure(self, options: dict[str, Any]) -> DiffusionMethodBase:
+        """A copy of this method with ``-o`` options applied and validated.
+
+        Raises:
+            benchmark.errors.UsageError: Unknown, ambiguous, ill-typed, out-of-range or
+                default-valued options.
+        """
+        configs, applied = apply_options(self.option_configs(), options)
+        out = copy.copy(self)
+        out.set_option_configs(configs)
+        out.applied_options = applied
+        return out
+
+    def selectable_modes(self) -> int | None:
+        """How many latent modes ``--mode`` may force (None: the method has none)."""
+        return None
 
     def pretrain_key(self, ctx: RunContext) -> str:
         """``diffusion-<hash of the backbone config>``: equal for every built-in method."""

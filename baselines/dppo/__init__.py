@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from baselines.common.config import DiffusionConfig
-from baselines.common.method import DiffusionMethodBase, apply_options
+from baselines.common.method import DiffusionMethodBase
 from baselines.dppo.config import DPPOConfig
 from benchmark.errors import AdapterError
 
@@ -35,7 +35,8 @@ class DPPOMethod(DiffusionMethodBase):
 
     Args:
         diffusion: Backbone config.
-        finetune: DPPO config (``ctx.options`` override its fields).
+        finetune: DPPO config (``-o`` options override its fields through
+            :meth:`configure`).
     """
 
     name = "dppo"
@@ -52,6 +53,15 @@ class DPPOMethod(DiffusionMethodBase):
         """Backbone and fine-tuning configs."""
         return DPPOMethodConfig(self.diffusion, self.finetune_config)
 
+    def option_configs(self) -> dict[str, Any]:
+        """``finetune`` (this method's config) first, then the backbone."""
+        return {"finetune": self.finetune_config, **super().option_configs()}
+
+    def set_option_configs(self, configs: dict[str, Any]) -> None:
+        """Install both configs."""
+        super().set_option_configs(configs)
+        self.finetune_config = configs["finetune"]
+
     def make_trainer(self, policy: DiffusionPolicy, cfg: Any, ctx: RunContext) -> DPPOTrainer:
         """The trainer class of this method (subclasses return theirs)."""
         from baselines.dppo.ppo import DPPOTrainer
@@ -67,7 +77,7 @@ class DPPOMethod(DiffusionMethodBase):
         if not isinstance(policy, DiffusionPolicy):
             raise AdapterError(f"{self.name} fine-tunes modebench diffusion policies, got "
                                f"{type(policy).__name__}")
-        cfg = apply_options(self.finetune_config, ctx.options)
+        cfg = self.finetune_config
         budget = ctx.budget
         policy = self.prepare_policy(policy, cfg, ctx)
         trainer = self.make_trainer(policy, cfg, ctx)

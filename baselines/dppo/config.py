@@ -93,5 +93,16 @@ class DPPOConfig:
             raise ValueError("ft_denoising_steps must be >= 1")
         if not 0 <= self.gamma <= 1 or not 0 <= self.gae_lambda <= 1:
             raise ValueError("gamma and gae_lambda must be in [0, 1]")
+        for name in ("actor_lr", "critic_lr", "eta_lr", "batch_size", "update_epochs",
+                     "clip_ploss_coef", "clip_ploss_coef_base", "min_sampling_denoising_std",
+                     "min_logprob_denoising_std", "randn_clip_value", "reward_scale_const"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("vf_coef", "ent_coef", "n_critic_warmup_itr", "gamma_denoising",
+                     "clip_ploss_coef_rate"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if any(d < 1 for d in self.critic_hidden_dims):
+            raise ValueError("critic_hidden_dims must be positive widths")
         if self.learn_eta and not self.min_eta < self.eta < self.max_eta:
             raise ValueError("a learned eta must start strictly inside (min_eta, max_eta)")

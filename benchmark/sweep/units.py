@@ -198,14 +198,15 @@ def plan_units(cfg: SweepConfig, build_datasets: bool = True,
         UnknownIdError: Unknown method, task or perturbation level.
         AdapterError: A method or task that fails to load.
     """
+    from benchmark.options import configure_method
     from benchmark.registry import get_method_class
     from benchmark.runner import method_config_hash, resolve_levels
 
     tasks = resolve_tasks(cfg.tasks)
-    options = dict(cfg.options)
     configs: dict[str, str] = {}
     for m in dict.fromkeys(cfg.methods):
-        configs[m] = method_config_hash(get_method_class(m)(), options, None)
+        method, applied = configure_method(get_method_class(m)(), m, dict(cfg.options))
+        configs[m] = method_config_hash(method, applied, None)
     per_task = []
     for task in tasks:
         levels = tuple(lv.name for _, lv in resolve_levels(task, cfg.perturbations))

@@ -11,12 +11,12 @@ import pytest
 
 from baselines.bc import BCMethod
 from baselines.bmd import BMDMethod
-from baselines.common.method import apply_options
 from baselines.dppo import DPPOMethod
 from baselines.dppo.config import DPPOConfig
 from baselines.entropy_rl import EntropyRLConfig, EntropyRLMethod
 from benchmark.adapter import ModeSelectablePolicy, RunContext, validate_method_class
-from benchmark.errors import BenchError
+from benchmark.errors import UsageError
+from benchmark.options import apply_options, configure_method
 from benchmark.progress import SILENT
 from tests.baselines.conftest import TINY, synthetic_demos
 
@@ -44,14 +44,49 @@ def test_all_methods_share_one_pretraining_key():
 
 
 def test_options_override_typed_fields_and_reject_unknown_ones():
-    cfg = apply_options(DPPOConfig(), {"actor_lr": "3e-4", "learn_eta": "true", "max_eta": "2",
-                                       "target_kl": "none", "update_epochs": 2})
+    (cfgs, applied) = apply_options({"finetune": DPPOConfig()}, {
+        "actor_lr": "3e-4", "learn_eta": "true", "max_eta": "2", "eta": 0.5,
+        "target_kl": "none", "update_epochs": 2})
+    cfg = cfgs["finetune"]
     assert cfg.actor_lr == 3e-4 and cfg.learn_eta is True and cfg.target_kl is None
-    assert cfg.update_epochs == 2
-    with pytest.raises(BenchError, match="unknown option"):
-        apply_options(DPPOConfig(), {"nope": 1})
-    with pytest.raises(BenchError, match="expected int"):
-        apply_options(DPPOConfig(), {"update_epochs": "many"})
+    assert cfg.update_epochs == 2 and cfg.max_eta == 2.0
+    assert applied["max_eta"] == 2.0 and isinstance(applied["max_eta"], float)
+    with pytest.raises(UsageError, match="unknown option"):
+        apply_options({"finetune": DPPOConfig()}, {"nope": 1})
+    with pytest.raises(UsageError, match="expected int"):
+        apply_options({"finetune": DPPOConfig()}, {"update_epochs": "many"})
+
+
+@pytest.mark.parametrize("method_id, options, message", [
+    ("bmd", {"n_modes": 0}, "n_modes must be >= 1"),
+    ("bmd", {"alpha": float("nan")}, "finite"),
+    ("dppo", {"actor_lr": -1}, "actor_lr must be > 0"),
+    ("dppo", {"actor_lr": "abc"}, "expected float"),
+    ("dppo", {"unknown_key": 1}, "unknown option 'unknown_key'"),
+    ("bc", {"unknown_key": 1}, "unknown option 'unknown_key'"),
+    ("bc", {"pretrained_sampler": "bogus"}, "pretrained_sampler must be"),
+    ("bc", {"actor_lr": 3e-4}, "unknown option 'actor_lr'"),  # bc does not fine-tune
+    ("bc", {"pretrained_sampler": "ddpm"}, "is the default"),  # changes nothing
+    ("dppo", {"randn_clip_value": 2.0}, "ambiguous"),
+    ("bc", {"hidden_dims": "abc"}, "expected tuple"),
+])
+def test_every_builtin_method_validates_its_options(method_id, options, message):
+    from benchmark.registry import get_method_class
+
+    with pytest.raises(UsageError, match=message) as info:
+        configure_method(get_method_class(method_id)(), method_id, options)
+    assert info.value.exit_code == 2
+
+
+@pytest.mark.parametrize("method_id", ["bc", "dppo", "entropy-rl", "bmd"])
+def test_every_builtin_method_applies_its_options(method_id):
+    from benchmark.registry import get_method_class
+
+    method, applied = configure_method(get_method_class(method_id)(), method_id,
+                                       {"diffusion.ddim_steps": 5, "hidden_dims": "64x64"})
+    assert method.config() != get_method_class(method_id)().config()
+    assert method.diffusion.ddim_steps == 5 and method.diffusion.hidden_dims == (64, 64)
+    assert applied == {"diffusion.ddim_steps": 5, "hidden_dims": (64, 64)}
 
 
 def test_entropy_rl_is_dppo_with_a_bonus():

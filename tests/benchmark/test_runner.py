@@ -73,10 +73,60 @@ def test_options_are_logged_and_make_their_own_leaderboard_row(avoid_dataset, tm
     from leaderboard.records import read_results
 
     monkeypatch.setenv("MODEBENCH_CACHE", str(tmp_path / "cache"))
-    evaluate(EvalRequest(method="bc", task="avoid", seeds=(0,), tier="smoke",
-                         options={"pretrained_sampler": "ddim"}))
-    evaluate(EvalRequest(method="bc", task="avoid", seeds=(0,), tier="smoke"))
+    ddim = evaluate(EvalRequest(method="bc", task="avoid", seeds=(0,), tier="smoke",
+                                options={"pretrained_sampler": "ddim"}))
+    ddpm = evaluate(EvalRequest(method="bc", task="avoid", seeds=(0,), tier="smoke"))
+    # issue 11: bc ignored every option; the sampler must change the episodes
+    assert ddim.seeds[0].records != ddpm.seeds[0].records
     results = read_results(tracking.tracking_uri()).results
     assert sorted(row_label(r) for r in results) == ["bc", "bc [pretrained_sampler=ddim]"]
     # the sampler really changed: the two runs' configs (and so their policies) differ
     assert len({r.config_hash for r in results}) == 2
+
+
+@pytest.mark.parametrize("method", ["bc", "dppo", "entropy-rl", "bmd"])
+def test_cold_and_warm_caches_give_the_same_result(method, avoid_dataset, tmp_path,
+                                                   monkeypatch):
+    """Issue 11: on a cold cache a fine-tuning method logged the pretrained policy's episodes
+    (the runner reused the reference episodes when ``finetune`` returned the same object)."""
+    req = EvalRequest(method=method, task="avoid", seeds=(0,), tier="smoke", track=False)
+    monkeypatch.setenv("MODEBENCH_CACHE", str(tmp_path / "cache"))
+    cold = evaluate(req)
+    warm = evaluate(req)  # checkpoint and reference distribution now come from the cache
+    assert cold.seeds[0].records == warm.seeds[0].records
+    assert _flat(cold) == _flat(warm)
+    assert cold.seeds[0].pretrain_distribution == warm.seeds[0].pretrain_distribution
+
+
+def test_a_fine_tuned_result_is_not_the_pretrained_one(avoid_dataset, tmp_path, monkeypatch):
+    """dppo fine-tunes in place and returns the same object: its episodes are still its own."""
+    monkeypatch.setenv("MODEBENCH_CACHE", str(tmp_path / "cache"))
+    dppo = evaluate(EvalRequest(method="dppo", task="avoid", seeds=(0,), tier="smoke",
+                                track=False))
+    bc = evaluate(EvalRequest(method="bc", task="avoid", seeds=(0,), tier="smoke",
+                              track=False))
+    # same checkpoint, same evaluation seeds; the fine-tuned DDIM policy acts differently
+    assert [r.seed for r in dppo.seeds[0].records] == [r.seed for r in bc.seeds[0].records]
+    assert dppo.seeds[0].records != bc.seeds[0].records
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"method": "bc", "options": {"unknown_key": 1}}, "UsageError", "unknown option"),
+    ({"method": "dppo", "options": {"actor_lr": -1.0}}, "UsageError", "actor_lr must be > 0"),
+    ({"method": "bmd", "options": {"n_modes": 0}}, "UsageError", "n_modes must be >= 1"),
+    ({"method": "bmd", "mode": 99}, "UsageError", r"--mode 99 is out of range.*\[0, 7\]"),
+    ({"method": "bc", "mode": 1}, "AdapterError", "no selectable modes"),
+    ({"method": "bc", "device": "gpu"}, "UsageError", "unknown device 'gpu'"),
+    ({"method": "bc", "perturbations": ("all", "bogus")}, "UnknownIdError", "bogus"),
+])
+def test_bad_input_is_refused_before_any_work(kwargs, error, message, tmp_path, monkeypatch):
+    """Refused before the dataset is loaded: no dataset folder, no checkpoint, no run."""
+    from benchmark import errors
+
+    monkeypatch.setenv("MODEBENCH_DATASETS", str(tmp_path / "no-datasets"))
+    req = EvalRequest(task="avoid", seeds=(0,), tier="smoke", **kwargs)
+    with pytest.raises(getattr(errors, error), match=message) as info:
+        evaluate(req)
+    assert info.value.exit_code == 2
+    assert not (tmp_path / "no-datasets").exists() and not (tmp_path / "cache").exists()
+    assert tracking.client().search_runs([tracking.experiment_id(tracking.client())]) == []
