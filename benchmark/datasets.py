@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.errors import DatasetError
-from benchmark.paths import datasets_root
+from benchmark.paths import datasets_root, writable_dir
 from benchmark.progress import SILENT, Progress
 from benchmark.seeding import dataset_seed
 from benchmark.task import Task
@@ -121,8 +121,7 @@ def dataset_lock(dataset_id: str) -> Iterator[None]:
     """Inter-process lock for building or pulling ``dataset_id``."""
     from filelock import FileLock
 
-    root = datasets_root()
-    root.mkdir(parents=True, exist_ok=True)
+    root = writable_dir(datasets_root(), "MODEBENCH_DATASETS")
     lock = root / f".{dataset_id.replace('/', '__')}.lock"
     with FileLock(str(lock)):
         yield
@@ -290,7 +289,7 @@ def build_dataset(task: Task, progress: Progress = SILENT, force: bool = False) 
                     **kwargs,
                 )
             built = tmp_root / spec.dataset_id
-            loaded = _read(built, spec.dataset_id, spec.modes)
+            loaded = _read(built, spec.dataset_id, spec.modes, spec.id)
             (built / HASH_FILE).write_text(json.dumps(
                 {"content_hash": loaded.content_hash, "stats": stats}, sort_keys=True, indent=1))
             if final.exists():
@@ -303,11 +302,17 @@ def build_dataset(task: Task, progress: Progress = SILENT, force: bool = False) 
     return load_dataset(task)
 
 
-def _read(path: Path, dataset_id: str, modes: tuple[str, ...]) -> DemoDataset:
+def _rebuild_hint(task_id: str) -> str:
+    return (f"Fix: `bench datasets build --task {task_id} --force` rebuilds it "
+            "deterministically (or `bench datasets pull` fetches the tracked version).")
+
+
+def _read(path: Path, dataset_id: str, modes: tuple[str, ...], task_id: str) -> DemoDataset:
     import minari
 
     if not (path / "data" / "metadata.json").exists():
-        raise DatasetError(f"{dataset_id}: no Minari dataset at {path}")
+        raise DatasetError(f"{dataset_id}: no Minari dataset at {path} (data/metadata.json is "
+                           f"missing). {_rebuild_hint(task_id)}")
     try:
         with _minari_root(path.parents[len(Path(dataset_id).parts) - 1]), \
                 warnings.catch_warnings():
@@ -325,9 +330,8 @@ def _read(path: Path, dataset_id: str, modes: tuple[str, ...]) -> DemoDataset:
         raise
     except Exception as exc:  # arrow/json errors of a damaged dataset
         raise DatasetError(
-            f"{dataset_id} at {path} cannot be read ({type(exc).__name__}: {exc}). "
-            f"It is corrupt: delete it and run `bench datasets build --task ...` "
-            "(or `bench datasets pull`)."
+            f"{dataset_id} at {path} cannot be read ({type(exc).__name__}: {exc}): it is "
+            f"corrupt. {_rebuild_hint(task_id)}"
         ) from exc
     digest = content_hash(obs, act, rew, term, trunc, labels)
     return DemoDataset(obs, act, rew, labels, digest, dataset_id)
@@ -346,23 +350,27 @@ def load_dataset(task: Task) -> DemoDataset:
             f"dataset {spec.dataset_id} is missing at {path}; run "
             f"`bench datasets build --task {spec.id}` (or `bench datasets pull`)"
         )
-    ds = _read(path, spec.dataset_id, spec.modes)
+    ds = _read(path, spec.dataset_id, spec.modes, spec.id)
     if len(ds) != spec.dataset_episodes:
+        what = "episodes are missing (a damaged or partial copy)" if len(
+            ds) < spec.dataset_episodes else "it holds extra episodes (built by other code)"
         raise DatasetError(
             f"dataset {spec.dataset_id} at {path} has {len(ds)} episodes, task {spec.id} "
-            f"specifies {spec.dataset_episodes}: it was built by other code. Fix: "
-            f"`bench datasets build --task {spec.id} --force`."
+            f"specifies {spec.dataset_episodes}: {what}. {_rebuild_hint(spec.id)}"
         )
     if spec.dataset_hash is not None and ds.content_hash != spec.dataset_hash:
         raise DatasetError(
             f"dataset {spec.dataset_id} at {path} has content hash {ds.content_hash}, but task "
             f"{spec.id} requires {spec.dataset_hash}. The files were changed or built by other "
-            f"code. Fix: `bench datasets build --task {spec.id} --force` rebuilds it "
-            "deterministically (or `bench datasets pull` fetches the tracked version)."
+            f"code. {_rebuild_hint(spec.id)}"
         )
     stats_file = path / HASH_FILE
     if stats_file.exists():
-        ds.stats = json.loads(stats_file.read_text()).get("stats", {})
+        try:
+            ds.stats = json.loads(stats_file.read_text()).get("stats", {})
+        except (OSError, ValueError, AttributeError) as exc:
+            raise DatasetError(f"{stats_file} is corrupt ({type(exc).__name__}: {exc}). "
+                               f"{_rebuild_hint(spec.id)}") from None
     return ds
 
 

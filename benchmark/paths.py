@@ -8,7 +8,10 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
+
+from benchmark.errors import StoreError
 
 
 def datasets_root() -> Path:
@@ -32,3 +35,26 @@ def artifact_root() -> Path:
     if uri.startswith("sqlite:///"):
         return Path(uri[len("sqlite:///") :]).resolve().parent / "mlartifacts"
     return cache_root() / "mlartifacts"
+
+
+def writable_dir(path: Path, env_var: str) -> Path:
+    """Create ``path`` if needed and check that a file can be written in it.
+
+    Args:
+        path: The folder.
+        env_var: The variable that chooses it (named in the message).
+
+    Returns:
+        ``path``.
+
+    Raises:
+        StoreError: The folder cannot be created or written (exit code 3), naming the fix.
+    """
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise StoreError(f"cannot write to {path} ({exc.strerror or exc}); make it writable "
+                         f"or set {env_var} to a writable folder") from None
+    return path

@@ -26,7 +26,7 @@ from benchmark import metrics, schema, tracking
 from benchmark.adapter import ModeSelectablePolicy, Policy, RunContext
 from benchmark.datasets import DemoDataset, ensure_dataset
 from benchmark.errors import AdapterError, BenchError, UnknownIdError, UsageError
-from benchmark.paths import cache_root
+from benchmark.paths import cache_root, writable_dir
 from benchmark.progress import SILENT, Progress
 from benchmark.provenance import git_commit, package_versions
 from benchmark.registry import get_method_class, get_task
@@ -217,7 +217,7 @@ def reproduce_command(req: EvalRequest, task_id: str, seeds: Sequence[int]) -> s
 def _file_lock(path: Path):
     from filelock import FileLock
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    writable_dir(path.parent, "MODEBENCH_CACHE")
     with FileLock(str(path) + ".lock"):
         yield
 
@@ -353,8 +353,8 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
         run_id = tracking.start_run(c, tags, params, f"{req.method}/{spec.id}/s{seed}",
                                     parent_run_id)
     try:
-        work = cache_root() / "work" / f"{req.method}-{spec.id}-{req.tier}-s{seed}"
-        work.mkdir(parents=True, exist_ok=True)
+        work = writable_dir(cache_root() / "work" / f"{req.method}-{spec.id}-{req.tier}-s{seed}",
+                            "MODEBENCH_CACHE")
         ctx = RunContext(
             task=task, tier=req.tier, seed=seed, device=device, work_dir=work,
             progress=progress, dataset=dataset, options=dict(req.options),
@@ -460,8 +460,8 @@ def evaluate(req: EvalRequest, progress: Progress = SILENT) -> EvalResult:
     """
     req, task, _ = prepare(req)
     spec = task.spec
+    c = tracking.client() if req.track else None  # an unreachable store fails here, first
     dataset = ensure_dataset(task, progress)
-    c = tracking.client() if req.track else None
     group_id = None
     if c is not None:
         method_cls = get_method_class(req.method)

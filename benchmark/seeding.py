@@ -61,25 +61,36 @@ def seed_everything(seed: int) -> None:
 def parse_seeds(text: str) -> list[int]:
     """Parse ``"0-4"``, ``"0,2,5"`` or ``"3"`` into a sorted list of distinct seeds.
 
+    Bounds are checked before a range is expanded, so ``0-1000000000`` fails at once.
+
     Raises:
-        ValueError: On malformed text or a seed outside [0, MAX_TRAIN_SEED].
+        ValueError: On malformed text or a seed outside [0, MAX_TRAIN_SEED] (the message
+            names the part at fault and the accepted forms).
     """
+    forms = f"seeds are integers in [0, {MAX_TRAIN_SEED}], written as 0-4, 0,2,5 or 3"
+
+    def seed(part: str, token: str) -> int:
+        token = token.strip()
+        if not token.isdigit():
+            raise ValueError(f"{part!r} is not a seed or a seed range; {forms}")
+        value = int(token)
+        if value > MAX_TRAIN_SEED:
+            raise ValueError(f"seed {value} in {part!r} is out of range; {forms}")
+        return value
+
     seeds: set[int] = set()
     for part in text.split(","):
         part = part.strip()
         if not part:
             continue
-        if "-" in part:
+        if "-" in part[1:]:  # "3-5"; a leading "-" is a negative number, refused below
             lo_s, _, hi_s = part.partition("-")
-            lo, hi = int(lo_s), int(hi_s)
+            lo, hi = seed(part, lo_s), seed(part, hi_s)
             if hi < lo:
-                raise ValueError(f"empty seed range {part!r}")
+                raise ValueError(f"empty seed range {part!r}; {forms}")
             seeds.update(range(lo, hi + 1))
         else:
-            seeds.add(int(part))
+            seeds.add(seed(part, part))
     if not seeds:
-        raise ValueError(f"no seeds in {text!r}")
-    bad = [s for s in seeds if not 0 <= s <= MAX_TRAIN_SEED]
-    if bad:
-        raise ValueError(f"seeds must be in [0, {MAX_TRAIN_SEED}]: {bad}")
+        raise ValueError(f"no seeds in {text!r}; {forms}")
     return sorted(seeds)

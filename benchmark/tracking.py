@@ -20,16 +20,47 @@ from pathlib import Path
 from typing import Any
 
 from benchmark import schema
-from benchmark.paths import artifact_root, tracking_uri
+from benchmark.errors import StoreError
+from benchmark.paths import artifact_root, tracking_uri, writable_dir
 
 _MAX_PARAM = 6000  # MLflow's param value limit is 6000 chars
 _MAX_TAG = 8000
+
+
+PROBE_TIMEOUT_S = 5.0
+"""How long :func:`client` waits for a remote tracking server's ``/health`` endpoint."""
 
 
 def _quiet_env() -> None:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    # MLflow's defaults (120 s per request, 7 retries with back-off) make an unreachable
+    # server look like a hang of many minutes; a benchmark run would rather fail and say so
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+
+
+def check_server(uri: str, timeout: float = PROBE_TIMEOUT_S) -> None:
+    """Fail fast when an ``http(s)://`` tracking server does not answer its health check.
+
+    Raises:
+        StoreError: No answer within ``timeout`` seconds (exit code 3), saying what to do.
+    """
+    import urllib.error
+    import urllib.request
+
+    url = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+            response.read(64)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise StoreError(
+            f"the MLflow tracking server at {uri} did not answer within {timeout:g} s "
+            f"({reason}); nothing was run or logged. Start the server (`bench ui` serves the "
+            "local store), fix MLFLOW_TRACKING_URI, or unset it to use ./mlflow.db"
+        ) from None
 
 
 def client() -> Any:
@@ -47,11 +78,14 @@ def client() -> Any:
     from mlflow import MlflowClient
 
     uri = tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        check_server(uri)
     if uri.startswith("sqlite:///"):
         from filelock import FileLock
 
         db = Path(uri[len("sqlite:///") :])
-        db.parent.mkdir(parents=True, exist_ok=True)
+        writable_dir(db.parent, "MLFLOW_TRACKING_URI")
+        writable_dir(artifact_root(), "MLFLOW_TRACKING_URI")
         with FileLock(str(db) + ".lock"):
             return MlflowClient(tracking_uri=uri)  # resolves the store: schema made here
     return MlflowClient(tracking_uri=uri)

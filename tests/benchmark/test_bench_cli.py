@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from benchmark import schema, tracking
@@ -127,3 +128,67 @@ def test_ui_serves_the_projects_store(tmp_path):
 
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def _evaluate_smoke(*extra: str):
+    return runner.invoke(app, ["evaluate", "-m", "bc", "-t", "avoid", "--tier", "smoke", "-q",
+                               *extra])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-o", "unknown_key=1"], "unknown option 'unknown_key'"),
+    (["-o", "actor_lr=abc"], "unknown option 'actor_lr'"),  # bc has no fine-tuning config
+    (["-o", "pretrained_sampler=bogus"], "pretrained_sampler must be"),
+    (["--mode", "1"], "no selectable modes"),
+    (["--device", "gpu"], "unknown device 'gpu'"),
+    (["--perturbation", "all,bogus"], "bogus"),
+    (["--seeds", "-1"], "'-1' is not a seed"),
+    (["--seeds", "0-1000000000"], "seed 1000000000 in '0-1000000000' is out of range"),
+])
+def test_bad_input_exits_2_with_a_short_message_and_no_traceback(args, message, tmp_path,
+                                                                  monkeypatch):
+    monkeypatch.setenv("MODEBENCH_DATASETS", str(tmp_path / "datasets"))
+    monkeypatch.setenv("COLUMNS", "400")
+    result = _evaluate_smoke(*args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output and len(result.output) < 1000
+    assert not (tmp_path / "datasets").exists()  # refused before any work
+
+
+def test_an_unwritable_store_exits_3_naming_the_variable(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")  # a folder cannot be made under a file, even by root
+    monkeypatch.setenv("COLUMNS", "400")
+    monkeypatch.setenv("MODEBENCH_DATASETS", str(blocker / "datasets"))
+    result = _evaluate_smoke()
+    assert result.exit_code == 3 and "MODEBENCH_DATASETS" in result.output, result.output
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{blocker / 'mlflow.db'}")
+    result = _evaluate_smoke()
+    assert result.exit_code == 3 and "MLFLOW_TRACKING_URI" in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_unreachable_tracking_server_fails_fast_and_says_so(tmp_path, monkeypatch):
+    """A server that accepts connections but never answers (was: minutes of silence, then a
+    claim that the run was marked KILLED in a store that was never reached)."""
+    import socket
+    import time
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = silent.getsockname()[1]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("MODEBENCH_DATASETS", str(tmp_path / "datasets"))
+    monkeypatch.setenv("COLUMNS", "400")
+    t0 = time.monotonic()
+    try:
+        result = _evaluate_smoke()
+    finally:
+        silent.close()
+    assert result.exit_code == 3, result.output
+    assert time.monotonic() - t0 < 30
+    assert "did not answer" in result.output and "nothing was run" in result.output
+    assert "KILLED" not in result.output
+    assert not (tmp_path / "datasets").exists()

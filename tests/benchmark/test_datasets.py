@@ -106,3 +106,39 @@ def test_pull_outside_a_repository_exits_3(tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["datasets", "pull"])
     assert result.exit_code == 3 and "no DVC repository" in result.output
+
+
+def _corrupt_hash_file(folder: Path) -> str:
+    (folder / "modebench_content_hash.json").write_text("{not json")
+    return "modebench_content_hash.json is corrupt"
+
+
+def _drop_metadata(folder: Path) -> str:
+    (folder / "data" / "metadata.json").unlink()
+    return "data/metadata.json is missing"
+
+
+def _delete_an_episode(folder: Path) -> str:
+    shutil.rmtree(folder / "data" / "3")
+    return "avoid"
+
+
+@pytest.mark.parametrize("damage", [_corrupt_hash_file, _drop_metadata, _delete_an_episode])
+@pytest.mark.parametrize("command", [["datasets", "verify", "--task", "avoid"],
+                                     ["evaluate", "-m", "bc", "-t", "avoid", "--tier", "smoke",
+                                      "-q"]])
+def test_a_damaged_dataset_exits_3_with_the_fix(damage, command, avoid_dataset,
+                                                _session_datasets, tmp_path, monkeypatch):
+    """Issue 11: tracebacks (JSONDecodeError), no fix named, or a literal ``--task ...``."""
+    copy = tmp_path / "datasets" / AVOID.spec.dataset_id
+    shutil.copytree(_session_datasets / AVOID.spec.dataset_id, copy)
+    monkeypatch.setenv("MODEBENCH_DATASETS", str(tmp_path / "datasets"))
+    monkeypatch.setenv("COLUMNS", "400")
+    expected = damage(copy)
+    result = runner.invoke(app, command)
+    assert result.exit_code == 3, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert expected in result.output
+    assert "bench datasets build --task avoid-v0 --force" in result.output
+    assert "--task ..." not in result.output
