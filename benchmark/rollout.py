@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.adapter import EpisodicPolicy, Policy
-from benchmark.errors import TrainingError
+from benchmark.errors import AdapterError, TrainingError
 from benchmark.progress import SILENT, Progress
 from benchmark.seeding import eval_seed, train_seed
 from benchmark.spec import PerturbationLevel
@@ -48,6 +48,40 @@ class EpisodeRecord:
         d["return"] = d.pop("ret")
         d.update({f"x_{k}": v for k, v in extras.items()})
         return d
+
+
+ACTION_TOLERANCE = 1e-5
+"""How far outside [-1, 1] an action may stray (float rounding) before it is refused."""
+
+
+def check_actions(actions: np.ndarray, batch: int, act_steps: int, act_dim: int,
+                  policy: Any) -> None:
+    """Refuse a policy output the envs cannot execute, naming what was expected.
+
+    Args:
+        actions: The policy's output, expected shape (batch, act_steps, act_dim) in [-1, 1].
+        batch: Rows asked for.
+        act_steps: Actions per chunk of the task.
+        act_dim: Action size of the task.
+        policy: The policy (named in the message).
+
+    Raises:
+        AdapterError: Wrong shape or actions outside [-1, 1].
+        TrainingError: Non-finite actions (a diverged policy).
+    """
+    who = type(policy).__qualname__
+    expected = (batch, act_steps, act_dim)
+    if actions.shape != expected:
+        raise AdapterError(
+            f"policy {who}.act returned actions of shape {actions.shape}; the task expects "
+            f"(B, act_steps, act_dim) = {expected}: one chunk of {act_steps} actions of size "
+            f"{act_dim} per observation row")
+    if not np.all(np.isfinite(actions)):
+        raise TrainingError(f"policy {who} produced non-finite actions at evaluation")
+    worst = float(np.max(np.abs(actions))) if actions.size else 0.0
+    if worst > 1.0 + ACTION_TOLERANCE:
+        raise AdapterError(f"policy {who}.act returned an action of magnitude {worst:.4g}; "
+                           "actions must lie in [-1, 1] (clip or squash them in the policy)")
 
 
 def make_chunked_env(task: Task, perturbation: PerturbationLevel | None = None) -> ChunkedActions:
@@ -146,8 +180,7 @@ def evaluate_policy(
                                                          deterministic=deterministic))
             else:
                 actions = np.asarray(policy.act(obs[active], deterministic=deterministic))
-            if not np.all(np.isfinite(actions)):
-                raise TrainingError("the policy produced non-finite actions at evaluation")
+            check_actions(actions, len(active), spec.chunk.act_steps, spec.act_dim, policy)
             steps = 0
             for k, i in enumerate(active):
                 o, r, term, trunc, info = envs[i].step(actions[k])

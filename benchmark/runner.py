@@ -249,6 +249,15 @@ def _pretrained(method: Any, dataset: DemoDataset, ctx: RunContext) -> tuple[Pol
     return method.load(final, ctx), final
 
 
+@contextmanager
+def _naming_method(method_id: str):
+    """Prefix an adapter error raised while evaluating with the method's id."""
+    try:
+        yield
+    except AdapterError as exc:
+        raise AdapterError(f"method {method_id!r}: {exc}") from None
+
+
 def _evaluate_levels(policy: Policy, task: Task, levels: list[tuple[int, PerturbationLevel]],
                      budget: Any, progress: Progress) -> list[EpisodeRecord]:
     records: list[EpisodeRecord] = []
@@ -364,8 +373,9 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
         _limit_torch_threads(device)
         pretrained, pretrained_dir = _pretrained(method, dataset, ctx)
         nominal = [lv for lv in levels if lv[1].name == "nominal"]
-        pretrain_dist, pretrain_records = _pretrain_distribution(
-            pretrained, task, nominal, budget, progress, pretrained_dir, spec_hash)
+        with _naming_method(req.method):
+            pretrain_dist, pretrain_records = _pretrain_distribution(
+                pretrained, task, nominal, budget, progress, pretrained_dir, spec_hash)
         fine_tunes = getattr(method, "fine_tunes", True)
         if fine_tunes and pretrain_records is not None:
             # the reference evaluation just used this object (a cold cache); fine-tune a fresh
@@ -380,14 +390,18 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
             if not 0 <= req.mode < policy.n_modes:
                 raise UsageError(f"--mode must be in [0, {policy.n_modes - 1}]")
             policy.set_mode(req.mode)
-        if not fine_tunes and req.mode is None and pretrain_records is not None:
-            # a method that does not fine-tune (bc, declared by the method, never inferred
-            # from object identity): its nominal episodes were just run, with the same seeds
-            records = pretrain_records + _evaluate_levels(
-                policy, task, [lv for lv in levels if lv[1].name != "nominal"], budget,
-                progress)
-        else:
-            records = _evaluate_levels(policy, task, levels, budget, progress)
+        with _naming_method(req.method):
+            reuse = (not fine_tunes and policy is pretrained and req.mode is None
+                     and pretrain_records is not None)
+            if reuse:
+                # a method that declares it does not fine-tune (bc) and returned the policy
+                # it was given: its nominal episodes were just run, with the same seeds.
+                # Object identity alone is not enough: dppo fine-tunes in place.
+                records = pretrain_records + _evaluate_levels(
+                    policy, task, [lv for lv in levels if lv[1].name != "nominal"], budget,
+                    progress)
+            else:
+                records = _evaluate_levels(policy, task, levels, budget, progress)
         level_names = [lv.name for _, lv in levels]
         seed_m, dists = seed_metrics(task, records, level_names, pretrain_dist)
         if c is not None and run_id is not None:

@@ -1,5 +1,6 @@
 """The runner: determinism, failure handling, pretraining cache, mode selection."""
 
+import numpy as np
 import pytest
 
 from benchmark import schema, tracking
@@ -130,3 +131,32 @@ def test_bad_input_is_refused_before_any_work(kwargs, error, message, tmp_path, 
     assert info.value.exit_code == 2
     assert not (tmp_path / "no-datasets").exists() and not (tmp_path / "cache").exists()
     assert tracking.client().search_runs([tracking.experiment_id(tracking.client())]) == []
+
+
+@pytest.mark.parametrize("bad, message", [
+    (lambda obs: np.zeros((len(obs), 2)), r"shape \(\d+, 2\).*\(B, act_steps, act_dim\)"),
+    (lambda obs: np.full((len(obs), 4, 2), 3.0), r"magnitude 3.*\[-1, 1\]"),
+])
+def test_a_plugin_policy_with_unusable_actions_is_named(bad, message, avoid_dataset):
+    """Issue 11: a wrong shape surfaced as a raw ValueError from a reshape in the wrappers."""
+    bc = get_method_class("bc")
+
+    class BadPolicy:
+        def act(self, obs, deterministic=True):
+            return bad(obs)
+
+    class BadActions(bc):
+        name = "bad-actions"
+        description = "returns unusable actions (test only)"
+
+        def finetune(self, policy, ctx):
+            return BadPolicy()
+
+    register_method("bad-actions", BadActions)
+    try:
+        with pytest.raises(AdapterError, match=message) as info:
+            evaluate(EvalRequest(method="bad-actions", task="avoid", seeds=(0,), tier="smoke",
+                                 track=False))
+    finally:
+        unregister_method("bad-actions")
+    assert "method 'bad-actions'" in str(info.value) and "BadPolicy" in str(info.value)
