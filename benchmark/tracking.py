@@ -35,6 +35,8 @@ def _quiet_env() -> None:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    # "INFO ... Creating initial MLflow database tables" on a user's first run is noise
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     # MLflow's defaults (120 s per request, 7 retries with back-off) make an unreachable
     # server look like a hang of many minutes; a benchmark run would rather fail and say so
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
@@ -75,7 +77,12 @@ def client() -> Any:
     :func:`_retrying`.
     """
     _quiet_env()
+    import logging
+
     from mlflow import MlflowClient
+
+    # mlflow may have been imported (and its loggers configured) before _quiet_env ran
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
 
     uri = tracking_uri()
     if uri.startswith(("http://", "https://")):

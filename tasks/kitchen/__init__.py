@@ -127,8 +127,15 @@ class KitchenTask(Task):
         Raises:
             ValueError: A perturbation parameter this task does not know.
         """
+        import contextlib
+        import io
+
         import gymnasium as gym
-        import gymnasium_robotics
+
+        # gymnasium-robotics prints a notice about Adroit's rewards to stderr at import; it
+        # concerns envs modebench does not use
+        with contextlib.redirect_stderr(io.StringIO()):
+            import gymnasium_robotics
 
         from tasks.kitchen.env import KitchenWrapper, apply_dynamics
 

@@ -192,3 +192,20 @@ def test_an_unreachable_tracking_server_fails_fast_and_says_so(tmp_path, monkeyp
     assert "did not answer" in result.output and "nothing was run" in result.output
     assert "KILLED" not in result.output
     assert not (tmp_path / "datasets").exists()
+
+
+def test_first_evaluate_prints_no_third_party_noise(tmp_path):
+    """Issue 11: MLflow's INFO lines on a fresh store, and gymnasium-robotics' Adroit notice."""
+    import os
+
+    env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'fresh.db'}",
+               MODEBENCH_CACHE=str(tmp_path / "cache"))
+    proc = subprocess.run(["bench", "evaluate", "-m", "bc", "-t", "avoid", "--tier", "smoke"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert "[done ] evaluate nominal: 16/16" in proc.stdout  # plain progress off a terminal
+    code = "from benchmark.registry import get_task; get_task('kitchen').make_env(None).close()"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 0 and "Adroit" not in proc.stderr, proc.stderr
