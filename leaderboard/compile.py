@@ -334,7 +334,8 @@ def _group_stats(task: str, label: str, tier: str, spec: TaskSpec,
     ests = _finite_estimates(mat)
     cells: dict[str, Estimate | None] = dict(zip(keys, ests[: len(keys)], strict=True))
     dists = [r.nominal_distribution() for r in rows if "nominal" in r.mode_distribution]
-    cells["mode_stability"] = metrics.stability_ci(dists) if dists else None
+    # across one seed stability is undefined, not 1: the cell is empty ("–"), never ranked
+    cells["mode_stability"] = metrics.stability_ci(dists) if len(dists) >= 2 else None
     levels = []
     for i, lv in enumerate(level_objs):
         s_est, m_est = ests[len(keys) + 2 * i], ests[len(keys) + 2 * i + 1]

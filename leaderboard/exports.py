@@ -54,6 +54,24 @@ def markdown_escape(text: object) -> str:
     return "".join(out)
 
 
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: object) -> object:
+    """A CSV cell that a spreadsheet will not run as a formula (OWASP's CSV injection advice).
+
+    Text starting with ``= + - @``, tab or CR gets a leading ``'``; numbers (``-0.31``) and
+    other values pass unchanged.
+    """
+    if not isinstance(cell, str) or not cell.startswith(_FORMULA_PREFIXES):
+        return cell
+    try:
+        float(cell)
+        return cell
+    except ValueError:
+        return "'" + cell
+
+
 def fmt(key: str, value: float) -> str:
     """A metric value as printed in tables."""
     return f"{value:.{DECIMALS.get(key, 2)}f}"
@@ -77,7 +95,10 @@ def _cell(key: str, est: Estimate | None) -> tuple[str, str, str] | None:
 
 
 def to_csv(lb: Leaderboard) -> str:
-    """One line per (tier, task, method): n seeds, value/ci_low/ci_high per metric, hashes."""
+    """One line per (tier, task, method): n seeds, value/ci_low/ci_high per metric, hashes.
+
+    Text cells are made :func:`spreadsheet_safe` (labels and ids can come from plugins).
+    """
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     header = ["tier", "task", "method", "n_seeds"]
@@ -95,7 +116,7 @@ def to_csv(lb: Leaderboard) -> str:
                         f"{e.value:.6g}", f"{e.ci_low:.6g}", f"{e.ci_high:.6g}"]
                 row += [task.spec_hash, ";".join(g.distinct("config_hash")),
                         ";".join(g.distinct("git_commit"))]
-                w.writerow(row)
+                w.writerow([spreadsheet_safe(c) for c in row])
     return buf.getvalue()
 
 

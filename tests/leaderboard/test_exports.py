@@ -10,7 +10,15 @@ import re
 import pytest
 
 from leaderboard.compile import compile_leaderboard
-from leaderboard.exports import latex_escape, markdown_escape, to_csv, to_latex, to_markdown
+from leaderboard.exports import (
+    best_values,
+    latex_escape,
+    markdown_escape,
+    spreadsheet_safe,
+    to_csv,
+    to_latex,
+    to_markdown,
+)
 from tests.leaderboard.conftest import method_lookup
 
 NASTY = r"a_b&c%d$e#f{g}h~i^j\k<l>|m"
@@ -84,3 +92,26 @@ def test_csv_round_trip(lb):
     assert float(row["success_ci_low"]) == pytest.approx(first.cells["success"].ci_low, rel=1e-5)
     assert int(row["n_seeds"]) == first.n_seeds
     assert any(r["method"] == NASTY for r in rows)  # csv module quotes, no mangling
+
+
+def test_csv_cells_cannot_run_as_spreadsheet_formulas(results, lookup):
+    """Issue 11: a method label such as ``=HYPERLINK(...)`` was written raw."""
+    formula = '=HYPERLINK("http://example.invalid","x")'
+    hostile = [dataclasses.replace(r, method=formula, run_id="f" + r.run_id) for r in results
+               if r.method == "bc"]
+    rows = list(csv.DictReader(io.StringIO(to_csv(
+        compile_leaderboard(results + hostile, lookup, method_lookup)))))
+    assert any(r["method"] == "'" + formula for r in rows)
+    assert not any(v.startswith(("=", "+", "@")) for r in rows for v in r.values())
+    # negative numbers stay numbers
+    assert spreadsheet_safe("-0.31") == "-0.31" and spreadsheet_safe("-cmd") == "'-cmd"
+
+
+def test_one_seed_rows_have_no_stability(results, lookup):
+    """Issue 11: one-seed rows showed stability 1.00 [1.00, 1.00] in bold as the best."""
+    one = [r for r in results if r.seed == 0]
+    lb = compile_leaderboard(one, lookup, method_lookup)
+    assert all(g.cells["mode_stability"] is None for g in lb.groups())
+    assert "mode_stability" not in best_values(list(lb.groups()))
+    for row in csv.DictReader(io.StringIO(to_csv(lb))):
+        assert row["mode_stability"] == ""
