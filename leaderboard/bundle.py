@@ -63,6 +63,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from benchmark import schema
 from benchmark.errors import BenchError, UnknownIdError
 from benchmark.paths import tracking_uri as default_tracking_uri
+from benchmark.progress import SILENT, Progress
 from benchmark.spec import TIERS
 from leaderboard.records import (
     TAG_BUNDLE_RUN_ID,
@@ -366,7 +367,8 @@ def _tags(rec: BundleRecord, source: str) -> dict[str, str]:
     return tags
 
 
-def import_bundle(path: str | os.PathLike[str], uri: str | None = None) -> ImportReport:
+def import_bundle(path: str | os.PathLike[str], uri: str | None = None,
+                  progress: Progress = SILENT) -> ImportReport:
     """Validate a bundle file and log its new records as FINISHED runs in the store.
 
     All-or-nothing: validation runs over the whole file first; if logging fails half way,
@@ -375,6 +377,7 @@ def import_bundle(path: str | os.PathLike[str], uri: str | None = None) -> Impor
     Args:
         path: The ``.jsonl`` file.
         uri: Tracking URI (default :func:`benchmark.paths.tracking_uri`).
+        progress: Advances per logged run (a 10k-line bundle takes minutes on SQLite).
 
     Returns:
         What was imported and skipped.
@@ -392,9 +395,6 @@ def import_bundle(path: str | os.PathLike[str], uri: str | None = None) -> Impor
     for rec in records:
         result_from_run(rec.run_id, _tags(rec, ""), rec.metrics, rec.params, rec.start_time)
     source = f"bundle:{path.name}"
-
-    from mlflow.entities import Metric, Param
-
     uri = uri or default_tracking_uri()
     client = _client(uri)
     existing = read_results(uri).results
@@ -403,18 +403,8 @@ def import_bundle(path: str | os.PathLike[str], uri: str | None = None) -> Impor
     created: list[str] = []
     try:
         exp = _experiment(client, uri)
-        for rec in todo:
-            run = client.create_run(exp, start_time=rec.start_time or None,
-                                    tags=_tags(rec, source),
-                                    run_name=f"{rec.method}/{rec.task}/{rec.tier}/{rec.seed}")
-            created.append(run.info.run_id)
-            ts = rec.start_time or run.info.start_time
-            metrics = [Metric(k, v, ts, 0) for k, v in rec.metrics.items()]
-            params = [Param(k, v) for k, v in rec.params.items()]
-            for i in range(0, max(len(metrics), len(params), 1), 100):
-                client.log_batch(run.info.run_id, metrics=metrics[i:i + 100],
-                                 params=params[i:i + 100])
-            client.set_terminated(run.info.run_id, status="FINISHED")
+        with progress.task(f"import {path.name}", total=len(todo)) as advance:
+            _log_records(client, exp, todo, source, created, advance)
     except Exception as exc:
         for rid in created:  # all or nothing
             try:
@@ -424,6 +414,26 @@ def import_bundle(path: str | os.PathLike[str], uri: str | None = None) -> Impor
         raise BundleError(f"importing {path.name} failed after {len(created)} run(s), "
                           f"which were removed again: {exc}") from exc
     return ImportReport(tuple(created), len(records) - len(todo), source)
+
+
+def _log_records(client: Any, exp: str, records: Sequence[BundleRecord], source: str,
+                 created: list[str], advance: Any) -> None:
+    """Log each record as a FINISHED run, appending run ids to ``created`` as they exist."""
+    from mlflow.entities import Metric, Param
+
+    for rec in records:
+        run = client.create_run(exp, start_time=rec.start_time or None,
+                                tags=_tags(rec, source),
+                                run_name=f"{rec.method}/{rec.task}/{rec.tier}/{rec.seed}")
+        created.append(run.info.run_id)
+        ts = rec.start_time or run.info.start_time
+        metrics = [Metric(k, v, ts, 0) for k, v in rec.metrics.items()]
+        params = [Param(k, v) for k, v in rec.params.items()]
+        for i in range(0, max(len(metrics), len(params), 1), 100):
+            client.log_batch(run.info.run_id, metrics=metrics[i:i + 100],
+                             params=params[i:i + 100])
+        client.set_terminated(run.info.run_id, status="FINISHED")
+        advance(1)
 
 
 def _client(uri: str) -> Any:

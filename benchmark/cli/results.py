@@ -46,9 +46,10 @@ def import_(
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow store to write."),
 ) -> None:
     """Validate a bundle and log its seed runs into the store (all or nothing)."""
+    from benchmark.progress import Progress
     from leaderboard.bundle import import_bundle
 
-    rep = import_bundle(bundle, tracking_uri)
+    rep = import_bundle(bundle, tracking_uri, Progress())
     console.print(f"imported {len(rep.imported)} seed run(s) as {rep.source}"
                   + (f", skipped {rep.skipped} already in the store" if rep.skipped else ""),
                   highlight=False)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
 
+from benchmark.progress import Progress
 from leaderboard.bundle import (
     BundleError,
     export_lines,
@@ -88,8 +90,10 @@ def test_round_trip_and_idempotent_import(store, lines, tmp_path):
     path = tmp_path / "results.jsonl"
     path.write_text("".join(line + "\n" for line in lines))
     uri, client, _ = new_store(tmp_path / "other.db")
-    rep = import_bundle(path, uri)
+    shown = io.StringIO()  # issue 11: a 10k-line import ran for minutes with no progress
+    rep = import_bundle(path, uri, Progress(stream=shown, interval=0.0))
     assert len(rep.imported) == len(lines) == len(store["good"]) and rep.skipped == 0
+    assert f"[done ] import results.jsonl: {len(lines)}/{len(lines)}" in shown.getvalue()
     imported = read_results(uri).results
     assert {r.source for r in imported} == {"bundle:results.jsonl"}
     assert all(client.get_run(r.run_id).data.tags[TAG_SOURCE] == "bundle:results.jsonl"
