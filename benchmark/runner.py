@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import shutil
 import traceback
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark import metrics, schema, tracking
+from benchmark import metrics, mode_metrics, schema, tracking
 from benchmark.adapter import ModeSelectablePolicy, Policy, RunContext
 from benchmark.datasets import DemoDataset, ensure_dataset
 from benchmark.errors import AdapterError, BenchError, UnknownIdError, UsageError
@@ -73,6 +74,7 @@ class SeedResult:
     mode_distributions: dict[str, dict[str, int]]
     pretrain_distribution: dict[str, int]
     records: list[EpisodeRecord]
+    latent_map: list[str | None] | None = None  # mode-selectable methods: z -> mode
 
 
 @dataclass
@@ -272,8 +274,15 @@ def _evaluate_levels(policy: Policy, task: Task, levels: list[tuple[int, Perturb
 def seed_metrics(task: Task, records: list[EpisodeRecord], levels: list[str],
                  pretrain_dist: dict[str, int] | None) -> tuple[dict[str, float],
                                                                dict[str, dict[str, int]]]:
-    """Per-seed metrics (schema names) and per-level mode distributions from episode records."""
+    """Per-seed metrics (schema names) and per-level mode distributions from episode records.
+
+    A label is a present mode (mode count, retention) when it holds at least
+    :func:`benchmark.mode_metrics.mode_threshold` of the successes (a quarter of a uniform
+    share over the task's demonstrated modes). Records of other levels (forced-z episodes)
+    are ignored here.
+    """
     spec = task.spec
+    threshold = mode_metrics.mode_threshold(len(spec.modes))
     out: dict[str, float] = {}
     dists: dict[str, dict[str, int]] = {}
     success: dict[str, float] = {}
@@ -283,22 +292,28 @@ def seed_metrics(task: Task, records: list[EpisodeRecord], levels: list[str],
         dist = metrics.mode_distribution([r.mode for r in recs], succ)
         dists[level] = dist
         success[level] = metrics.success_rate(succ)
-        out[schema.level_metric(schema.SUCCESS_RATE, level)] = success[level]
-        out[schema.level_metric(schema.MODE_COUNT, level)] = metrics.mode_count(dist)
-        out[schema.level_metric(schema.MODE_ENTROPY, level)] = metrics.mode_entropy(
-            dist, len(spec.modes))
-        out[schema.level_metric(schema.MEAN_RETURN, level)] = float(
-            np.mean([r.ret for r in recs]))
-    nominal = [r for r in records if r.level == "nominal"]
-    out[schema.SUCCESS_RATE] = success["nominal"]
-    out[schema.MODE_COUNT] = out[schema.level_metric(schema.MODE_COUNT, "nominal")]
-    out[schema.MODE_ENTROPY] = out[schema.level_metric(schema.MODE_ENTROPY, "nominal")]
-    out[schema.MEAN_RETURN] = out[schema.level_metric(schema.MEAN_RETURN, "nominal")]
+        per_mode = mode_metrics.per_mode_success(dist, len(recs), spec.modes, spec.mode_weights)
+        for name, value in (
+            (schema.SUCCESS_RATE, success[level]),
+            (schema.MODE_COUNT, metrics.mode_count(dist, threshold)),
+            (schema.MODE_ENTROPY, metrics.mode_entropy(dist, len(spec.modes))),
+            (schema.MEAN_RETURN, float(np.mean([r.ret for r in recs]))),
+            (schema.SRM, mode_metrics.srm(per_mode)),
+            (schema.MODES_COVERED, mode_metrics.modes_covered(per_mode)),
+        ):
+            out[schema.level_metric(name, level)] = value
+            if level == "nominal":
+                out[name] = value
+        if level == "nominal":
+            low, high = mode_metrics.wilson_interval(int(sum(succ)), len(recs))
+            out[schema.SUCCESS_WILSON_LOW], out[schema.SUCCESS_WILSON_HIGH] = low, high
     if pretrain_dist is not None:
-        out[schema.MODE_RETENTION] = metrics.mode_retention(pretrain_dist, dists["nominal"])
+        out[schema.MODE_RETENTION] = metrics.mode_retention(pretrain_dist, dists["nominal"],
+                                                            threshold)
     perturbed = [success[lv] for lv in levels if lv != "nominal"]
     if perturbed:
         out[schema.ROBUSTNESS] = metrics.robustness(success["nominal"], perturbed)
+    nominal = [r for r in records if r.level == "nominal"]
     # partial progress (kitchen-style p1..pN): share of episodes completing >= n subtasks
     progress = [r.extras["progress"] for r in nominal if "progress" in r.extras]
     if progress:
@@ -306,6 +321,68 @@ def seed_metrics(task: Task, records: list[EpisodeRecord], levels: list[str],
         for n in range(1, top + 1):
             out[f"p{n}"] = float(np.mean([p >= n for p in progress]))
     return out, dists
+
+
+LATENT_LEVEL_PREFIX = "nominal@z="
+"""Level name of the episodes run with latent code z forced (``nominal@z=3``)."""
+
+
+def latent_episodes(budget: Any, n_latent: int) -> int:
+    """Episodes per forced latent code: the tier's evaluation episodes shared over the codes,
+    at least 4 (avoid small: 100 / 8 -> 12; paper tier 500 / 8 -> 62)."""
+    return max(4, budget.eval_episodes // max(n_latent, 1))
+
+
+def evaluate_latent_modes(policy: Any, task: Task, budget: Any,
+                          progress: Progress) -> list[EpisodeRecord]:
+    """Run the nominal evaluation episodes once per forced latent code of ``policy``.
+
+    Every code sees the same initial states (the first :func:`latent_episodes` evaluation
+    seeds), so codes differ only by the mode they select. Records are relabelled to level
+    ``nominal@z=<k>``; the policy is left sampling its mode again (``set_mode(None)``).
+    """
+    nominal = (0, task.spec.perturbation("nominal"))
+    n = latent_episodes(budget, policy.n_modes)
+    out: list[EpisodeRecord] = []
+    try:
+        for k in range(policy.n_modes):
+            policy.set_mode(k)
+            seed_everything((EVAL_BASE + 7919 * (k + 1)) % 2**31)
+            recs = evaluate_policy(policy, task, nominal[1], nominal[0], n, budget.n_envs,
+                                   progress)
+            out += [dataclasses.replace(r, level=f"{LATENT_LEVEL_PREFIX}{k}") for r in recs]
+    finally:
+        policy.set_mode(None)
+    return out
+
+
+def latent_metrics(task: Task, records: list[EpisodeRecord], n_latent: int
+                   ) -> tuple[dict[str, float], dict[str, Any]]:
+    """Controllability of a mode-selectable policy from its forced-z records.
+
+    Returns:
+        Metrics (purity, NMI, ARI, SRM and mc@0.8 with forced z) and tags (z -> mode map,
+        per-z counts of the successful episodes' labels).
+    """
+    recs = [r for r in records if r.level.startswith(LATENT_LEVEL_PREFIX)]
+    z = [int(r.level[len(LATENT_LEVEL_PREFIX):]) for r in recs]
+    labels = [r.mode for r in recs]
+    ok = [r.success for r in recs]
+    nmi, ari = mode_metrics.latent_nmi_ari(z, labels, ok)
+    per_mode = mode_metrics.forced_mode_success(z, labels, ok, n_latent, task.spec.modes)
+    out = {
+        schema.LATENT_PURITY: mode_metrics.purity(z, labels, ok, n_latent),
+        schema.LATENT_NMI: nmi,
+        schema.LATENT_ARI: ari,
+        schema.LATENT_SRM: mode_metrics.srm(per_mode),
+        schema.LATENT_MODES_COVERED: mode_metrics.modes_covered(per_mode),
+    }
+    counts = {str(k): metrics.mode_distribution(
+        [lab for zz, lab in zip(z, labels, strict=True) if zz == k],
+        [s for zz, s in zip(z, ok, strict=True) if zz == k]) for k in range(n_latent)}
+    tags = {schema.TAG_LATENT_MAP: mode_metrics.latent_mode_map(z, labels, ok, n_latent),
+            schema.TAG_LATENT_COUNTS: counts}
+    return {k: v for k, v in out.items() if v == v}, tags  # NaN (no success) is left out
 
 
 def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
@@ -402,17 +479,25 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
                     progress)
             else:
                 records = _evaluate_levels(policy, task, levels, budget, progress)
+        latent_tags: dict[str, Any] = {}
         level_names = [lv.name for _, lv in levels]
         seed_m, dists = seed_metrics(task, records, level_names, pretrain_dist)
+        if isinstance(policy, ModeSelectablePolicy) and req.mode is None:
+            with _naming_method(req.method):
+                records += evaluate_latent_modes(policy, task, budget, progress)
+            latent_m, latent_tags = latent_metrics(task, records, policy.n_modes)
+            seed_m.update(latent_m)
         if c is not None and run_id is not None:
             tracking.log_text_artifact(c, run_id, schema.EPISODES_ARTIFACT,
                                        tracking.episodes_csv(r.row() for r in records))
             tracking.log_metrics(c, run_id, seed_m, tags={
                 schema.TAG_MODE_DISTRIBUTION: tracking.dumps(dists),
                 schema.TAG_PRETRAIN_MODE_DISTRIBUTION: tracking.dumps(pretrain_dist),
+                **{k: tracking.dumps(v) for k, v in latent_tags.items()},
             })
             tracking.end_run(c, run_id, "FINISHED")
-        return SeedResult(seed, run_id, seed_m, dists, pretrain_dist, records)
+        return SeedResult(seed, run_id, seed_m, dists, pretrain_dist, records,
+                          latent_tags.get(schema.TAG_LATENT_MAP))
     except BaseException as exc:
         if c is not None and run_id is not None:
             status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
@@ -452,7 +537,8 @@ def _pretrain_distribution(policy: Policy, task: Task,
 
 def aggregate(seeds: list[SeedResult]) -> dict[str, metrics.Estimate]:
     """Across-seed estimates with 95 % bootstrap CIs for every per-seed metric, plus stability."""
-    names = sorted(set().union(*(s.metrics.keys() for s in seeds)))
+    per_episode_only = {schema.SUCCESS_WILSON_LOW, schema.SUCCESS_WILSON_HIGH}
+    names = sorted(set().union(*(s.metrics.keys() for s in seeds)) - per_episode_only)
     out: dict[str, metrics.Estimate] = {}
     for name in names:
         values = [s.metrics[name] for s in seeds
@@ -462,6 +548,13 @@ def aggregate(seeds: list[SeedResult]) -> dict[str, metrics.Estimate]:
     if len(seeds) >= 2:  # stability across one seed is undefined, not 1
         out[schema.MODE_STABILITY] = metrics.stability_ci(
             [s.mode_distributions["nominal"] for s in seeds])
+        maps = [s.latent_map for s in seeds if s.latent_map is not None]
+        pairs = [mode_metrics.map_agreement(a, b) for i, a in enumerate(maps)
+                 for b in maps[i + 1:]]
+        pairs = [p for p in pairs if p == p]
+        if pairs:  # pairs of seeds are not independent: no bootstrap interval (NaN)
+            out[schema.LATENT_MAP_AGREEMENT] = metrics.Estimate(
+                float(np.mean(pairs)), math.nan, math.nan, len(maps))
     return out
 
 

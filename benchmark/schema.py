@@ -38,6 +38,9 @@ TAG_ERROR = "modebench.error"  # first line of the error of a FAILED run
 # seed runs: JSON {label: count} of successful nominal episodes, per level
 TAG_MODE_DISTRIBUTION = "modebench.mode_distribution"  # JSON {level: {label: count}}
 TAG_PRETRAIN_MODE_DISTRIBUTION = "modebench.pretrain_mode_distribution"  # JSON {label: count}
+# seed runs of mode-selectable methods: each latent z evaluated with z forced
+TAG_LATENT_COUNTS = "modebench.latent_counts"  # JSON {z: {label: successful episodes}}
+TAG_LATENT_MAP = "modebench.latent_map"  # JSON [mode of z or null] (z's most frequent mode)
 
 REQUIRED_TAGS = (
     TAG_KIND, TAG_METHOD, TAG_TASK, TAG_SPEC_HASH, TAG_DATASET_HASH, TAG_TIER, TAG_SEED,
@@ -52,8 +55,20 @@ MODE_RETENTION = "mode_retention"  # modes after pretraining that survive fine-t
 MODE_STABILITY = "mode_stability"  # group runs only (across seeds)
 ROBUSTNESS = "robustness"  # summary: mean over levels of perturbed/nominal success, capped at 1
 MEAN_RETURN = "mean_return"
-HEADLINE_METRICS = (SUCCESS_RATE, MODE_COUNT, MODE_ENTROPY, MODE_RETENTION, MODE_STABILITY,
-                    ROBUSTNESS)
+# the BMD paper's per-mode metrics (benchmark.mode_metrics)
+SRM = "srm"  # success averaged over the demonstrated modes
+MODES_COVERED = "modes_covered"  # mc@0.8: share of demonstrated modes with success >= 0.8
+SUCCESS_WILSON_LOW = "success_rate_wilson_low"  # seed runs: Wilson 95 % over episodes
+SUCCESS_WILSON_HIGH = "success_rate_wilson_high"
+# mode-selectable methods, from episodes with each z forced (seed runs; group: means)
+LATENT_PURITY = "latent_purity"
+LATENT_NMI = "latent_nmi"
+LATENT_ARI = "latent_ari"
+LATENT_SRM = "latent_srm"  # SRM with SR_m from the episodes of the codes attempting m
+LATENT_MODES_COVERED = "latent_modes_covered"
+LATENT_MAP_AGREEMENT = "latent_map_agreement"  # group runs: pairwise, Hungarian-matched
+HEADLINE_METRICS = (SUCCESS_RATE, SRM, MODES_COVERED, MODE_COUNT, MODE_ENTROPY, MODE_RETENTION,
+                    MODE_STABILITY, ROBUSTNESS)
 
 
 def level_metric(name: str, level: str) -> str:

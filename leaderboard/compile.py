@@ -42,12 +42,20 @@ from leaderboard.records import SeedResult
 # (key, metric name in the runs, label, short description); mode_stability is computed from
 # distributions, not read from a metric
 METRICS: tuple[tuple[str, str, str, str], ...] = (
-    ("success", schema.SUCCESS_RATE, "Success",
-     "fraction of nominal evaluation episodes that meet the task's success rule"),
+    ("success", schema.SUCCESS_RATE, "SR",
+     "success rate: fraction of nominal evaluation episodes that meet the task's success rule"),
+    ("srm", schema.SRM, "SRM",
+     "success averaged over the K demonstrated modes (BMD paper): SR_m = min(1, share of "
+     "episodes succeeding in mode m / the mode's share in the demonstrations), unreached "
+     "modes count 0; a policy succeeding always in one mode scores 1/K"),
+    ("modes_covered", schema.MODES_COVERED, "mc@0.8",
+     "share of the demonstrated modes whose SR_m (as in SRM) is at least 0.8 (BMD paper)"),
     ("mode_count", schema.MODE_COUNT, "Modes",
-     "number of mode labels with a share of at least 5 % among successful nominal episodes"),
-    ("mode_entropy", schema.MODE_ENTROPY, "Mode entropy",
-     "Shannon entropy of the mode distribution / log(number of demonstrated modes), in [0, 1]"),
+     "number of mode labels holding at least a quarter of a uniform share (0.25 / K) of the "
+     "successful nominal episodes"),
+    ("mode_entropy", schema.MODE_ENTROPY, "H(π)",
+     "mode entropy H(π): Shannon entropy of the mode distribution / log(number of "
+     "demonstrated modes), in [0, 1]"),
     ("mode_stability", schema.MODE_STABILITY, "Stability",
      "1 - mean pairwise Jensen-Shannon divergence (base 2) between the seeds' nominal mode "
      "distributions, in [0, 1]"),
@@ -59,6 +67,13 @@ METRICS: tuple[tuple[str, str, str, str], ...] = (
 EXTRA_METRICS: tuple[tuple[str, str, str, str], ...] = (
     ("mode_retention", schema.MODE_RETENTION, "Retention",
      "share of the modes present after pretraining that survive fine-tuning"),
+    ("latent_purity", schema.LATENT_PURITY, "z purity",
+     "mode-selectable methods, each latent z forced: share of z's successful episodes in its "
+     "most frequent mode, averaged over z"),
+    ("latent_nmi", schema.LATENT_NMI, "z NMI",
+     "normalised mutual information between the forced z and the achieved mode"),
+    ("latent_srm", schema.LATENT_SRM, "SRM (z)",
+     "SRM with SR_m from the episodes of the z codes whose most frequent mode is m"),
 )
 """Columns shown on task pages only."""
 

@@ -88,7 +88,7 @@ class DiffusionConfig:
             raise ValueError("pretrained_sampler must be 'ddpm' or 'ddim'")
         for name in ("learning_rate", "time_dim", "denoised_clip_value", "randn_clip_value",
                      "final_action_clip_value"):
-            if not getattr(self, name) > 0:
+            if getattr(self, name) is not None and not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if not 0 <= self.ema_decay < 1 or not 0 <= self.min_lr <= self.learning_rate:
             raise ValueError("ema_decay must be in [0, 1) and min_lr in [0, learning_rate]")

@@ -45,6 +45,21 @@ def evaluate(
         print_result(result)
 
 
+DISPLAY_NAMES = {
+    "srm": "SRM",
+    "modes_covered": "mc@0.8",
+    "mode_entropy": "mode_entropy H(π)",
+}
+
+
+def _ci_text(est) -> str:
+    import math
+
+    if est.n < 3 or not (math.isfinite(est.ci_low) and math.isfinite(est.ci_high)):
+        return f"– (n={est.n})"
+    return f"[{est.ci_low:.3f}, {est.ci_high:.3f}]"
+
+
 def print_result(result) -> None:
     """Print the results table of an :class:`benchmark.runner.EvalResult`."""
     from benchmark import schema
@@ -52,7 +67,10 @@ def print_result(result) -> None:
     req = result.request
     title = (f"{req.method} on {result.task_id} · tier {req.tier} · seeds "
              f"{','.join(map(str, req.seeds))}")
-    table = Table(title=title)
+    table = Table(title=title, caption=(
+        "95% CI: percentile bootstrap over seeds; '–' where it cannot vary (fewer than 3 "
+        "seeds) or is not defined. SRM: success averaged over the demonstrated modes; "
+        "mc@0.8: share of modes with success >= 0.8 (benchmark/mode_metrics.py)."))
     table.add_column("metric")
     table.add_column("mean", justify="right")
     table.add_column("95% CI", justify="right")
@@ -61,7 +79,7 @@ def print_result(result) -> None:
     names += sorted(n for n in result.aggregates if n not in names and "/" not in n)
     for name in names:
         est = result.aggregates[name]
-        table.add_row(name, f"{est.value:.3f}", f"[{est.ci_low:.3f}, {est.ci_high:.3f}]")
+        table.add_row(DISPLAY_NAMES.get(name, name), f"{est.value:.3f}", _ci_text(est))
     console.print(table)
     levels = [k.split("/", 1)[1] for k in result.aggregates
               if k.startswith(schema.SUCCESS_RATE + "/")]
@@ -79,7 +97,14 @@ def print_result(result) -> None:
     for s in result.seeds:
         dist = s.mode_distributions.get("nominal", {})
         shares = ", ".join(f"{k}:{v}" for k, v in sorted(dist.items(), key=lambda kv: -kv[1]))
-        console.print(f"seed {s.seed}: modes of successful nominal episodes: {shares or '-'}")
+        low, high = (s.metrics.get(schema.SUCCESS_WILSON_LOW),
+                     s.metrics.get(schema.SUCCESS_WILSON_HIGH))
+        wilson = "" if low is None else f" [{low:.2f}, {high:.2f}] (Wilson 95 %)"
+        console.print(f"seed {s.seed}: success {s.metrics[schema.SUCCESS_RATE]:.3f}{wilson}; "
+                      f"modes of successful nominal episodes: {shares or '-'}")
+        if s.latent_map is not None:
+            console.print(f"seed {s.seed}: latent z -> mode: "
+                          + ", ".join(f"{k}:{m or '-'}" for k, m in enumerate(s.latent_map)))
     if result.group_run_id:
         console.print(f"logged to [bold]{result.tracking_uri}[/] · experiment "
                       f"'{schema.EXPERIMENT}' · run {result.group_run_id} "
