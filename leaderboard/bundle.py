@@ -34,12 +34,14 @@ field                         meaning
 ``start_time``                ms since the epoch (0 = unknown)
 ``metrics``                   ``{name: finite number}``; ``success_rate`` required; per-level
                               values as ``"<name>/<level>"`` with ``<level>`` in ``perturbations``;
-                              rates (success, entropy, retention, stability, robustness) in
-                              [0, 1], mode counts >= 0
+                              rates (success, SRM, mc@0.8, entropy, retention, stability,
+                              robustness, purity, NMI) in [0, 1], mode counts >= 0
 ``params``                    ``{name: string}`` (the method config as logged)
 ``mode_distribution``         ``{level: {mode label: count}}``, levels in ``perturbations``,
                               counts integers >= 0
 ``pretrain_mode_distribution`` ``{mode label: count}`` or ``null``
+``latent_counts``             optional (mode-selectable methods): ``{z: {mode label: count}}`` of
+                              the successful episodes with each latent z forced
 ============================  ======================================================================
 
 A bundle that fails validation is refused as a whole, with one message per problem naming
@@ -77,7 +79,9 @@ from leaderboard.records import (
 FORMAT = "modebench-results"
 FORMAT_VERSION = 1
 _RATES = {schema.SUCCESS_RATE, schema.MODE_ENTROPY, schema.MODE_RETENTION,
-          schema.MODE_STABILITY, schema.ROBUSTNESS}
+          schema.MODE_STABILITY, schema.ROBUSTNESS, schema.SRM, schema.MODES_COVERED,
+          schema.SUCCESS_WILSON_LOW, schema.SUCCESS_WILSON_HIGH, schema.LATENT_PURITY,
+          schema.LATENT_NMI, schema.LATENT_SRM, schema.LATENT_MODES_COVERED}
 _COUNTS = {schema.MODE_COUNT}
 _TASK_ID = re.compile(r"^(?P<family>[A-Za-z0-9][A-Za-z0-9._-]*)-v(?P<version>\d+)$")
 _MAX_ERRORS = 20
@@ -118,6 +122,7 @@ class BundleRecord(BaseModel):
     params: dict[str, str]
     mode_distribution: dict[str, dict[str, int]]
     pretrain_mode_distribution: dict[str, int] | None
+    latent_counts: dict[str, dict[str, int]] = Field(default_factory=dict)
 
     @field_validator("format_version")
     @classmethod
@@ -182,6 +187,10 @@ class BundleRecord(BaseModel):
         for label, c in (self.pretrain_mode_distribution or {}).items():
             if c < 0:
                 raise _FieldError(f"pretrain_mode_distribution.{label}", f"count {c} < 0")
+        for z, counts in self.latent_counts.items():
+            for label, c in counts.items():
+                if c < 0:
+                    raise _FieldError(f"latent_counts.{z}.{label}", f"count {c} < 0")
         return self
 
 
@@ -236,6 +245,7 @@ def record_from_result(r: SeedResult) -> dict[str, Any]:
         "mode_distribution": {lv: dict(c) for lv, c in r.mode_distribution.items()},
         "pretrain_mode_distribution": (None if r.pretrain_mode_distribution is None
                                        else dict(r.pretrain_mode_distribution)),
+        "latent_counts": {z: dict(c) for z, c in r.latent_counts.items()},
     }
 
 
@@ -364,6 +374,8 @@ def _tags(rec: BundleRecord, source: str) -> dict[str, str]:
     if rec.pretrain_mode_distribution is not None:
         tags[schema.TAG_PRETRAIN_MODE_DISTRIBUTION] = json.dumps(
             rec.pretrain_mode_distribution, sort_keys=True)
+    if rec.latent_counts:
+        tags[schema.TAG_LATENT_COUNTS] = json.dumps(rec.latent_counts, sort_keys=True)
     return tags
 
 

@@ -244,3 +244,44 @@ def scatter(points: Sequence[tuple[Series, Estimate | None, Estimate | None]],
                  f"<text transform='translate(14,{top + h / 2:.1f}) rotate(-90)' "
                  f"text-anchor='middle' fill='#666'>{esc(y_label)}</text>")
     return _svg(left + w + 110, top + h + 42, parts, title)
+
+
+def latent_heatmap(counts: Mapping[str, Mapping[str, int]], modes: Sequence[str],
+                   title: str) -> str:
+    """A z → mode matrix: rows latent codes, columns task modes, cell shade = share of the
+    code's successful episodes (summed over seeds) that landed in the mode.
+
+    Args:
+        counts: ``{z: {mode label: successful episodes}}`` (z as text).
+        modes: Column order (the task's demonstrated modes; other labels are appended).
+        title: Accessible title.
+
+    Returns:
+        An SVG document.
+    """
+    zs = sorted(counts, key=lambda z: (len(z), z))
+    extra = sorted({m for c in counts.values() for m in c} - set(modes))
+    cols = list(modes) + extra
+    cell, left, top = 18.0, 44.0, 70.0
+    width, height = left + cell * len(cols) + 10, top + cell * len(zs) + 24
+    parts = [f"<text x='{left}' y='12' font-size='11'>{esc(title)}</text>"]
+    for j, m in enumerate(cols):
+        x = left + j * cell + cell / 2
+        parts.append(f"<text x='{x:.1f}' y='{top - 4}' font-size='9' "
+                     f"transform='rotate(-60 {x:.1f} {top - 4})'>{esc(m)}</text>")
+    for i, z in enumerate(zs):
+        row = counts[z]
+        total = sum(row.values())
+        y = top + i * cell
+        parts.append(f"<text x='{left - 4}' y='{y + cell * 0.7:.1f}' text-anchor='end'>"
+                     f"z={esc(z)}</text>")
+        for j, m in enumerate(cols):
+            share = row.get(m, 0) / total if total else 0.0
+            parts.append(
+                f"<rect x='{left + j * cell:.1f}' y='{y:.1f}' width='{cell - 1}' "
+                f"height='{cell - 1}' fill='#0072B2' fill-opacity='{share:.3f}' "
+                f"stroke='#ddd'><title>z={esc(z)} → {esc(m)}: {row.get(m, 0)} of {total}"
+                "</title></rect>")
+    parts.append(f"<text x='{left}' y='{height - 6:.1f}' font-size='9'>shade: share of the "
+                 "code's successful episodes in the mode, all seeds</text>")
+    return _svg(width, height, parts, title)

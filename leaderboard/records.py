@@ -71,6 +71,8 @@ class SeedResult:
         params: Param name -> value (the method config as logged).
         mode_distribution: Level -> {mode label: count of successful episodes}.
         pretrain_mode_distribution: {mode label: count} of the pretrained policy, if logged.
+        latent_counts: Mode-selectable methods: {z: {mode label: successful episodes}} with
+            each z forced (``{}`` otherwise).
     """
 
     run_id: str
@@ -97,6 +99,7 @@ class SeedResult:
     params: Mapping[str, str] = field(default_factory=dict)
     mode_distribution: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     pretrain_mode_distribution: Mapping[str, int] | None = None
+    latent_counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
     def metric(self, name: str, level: str | None = None) -> float:
         """Value of ``name`` (at ``level`` when given and not nominal); NaN when absent."""
@@ -180,6 +183,10 @@ def result_from_run(
         raise MalformedRunError(f"tag {schema.TAG_OPTIONS}: expected a JSON object")
     pre_raw = _json_tag(tags, schema.TAG_PRETRAIN_MODE_DISTRIBUTION, None)
     pre = None if pre_raw is None else _counts(pre_raw, schema.TAG_PRETRAIN_MODE_DISTRIBUTION)
+    latent_raw = _json_tag(tags, schema.TAG_LATENT_COUNTS, {})
+    if not isinstance(latent_raw, dict):
+        raise MalformedRunError(f"tag {schema.TAG_LATENT_COUNTS}: expected a JSON object")
+    latent = {str(z): _counts(c, schema.TAG_LATENT_COUNTS) for z, c in latent_raw.items()}
     return SeedResult(
         run_id=run_id,
         task=tags[schema.TAG_TASK],
@@ -205,6 +212,7 @@ def result_from_run(
         params=dict(params or {}),
         mode_distribution=dist,
         pretrain_mode_distribution=pre,
+        latent_counts=latent,
     )
 
 

@@ -117,6 +117,22 @@ def _write_plots(task: TaskBoard, colors: Mapping[str, str], out: Path) -> dict[
     return paths
 
 
+def _latent_plot(g: GroupStats, out: Path) -> str | None:
+    """Write the z -> mode heat map of a mode-selectable method's row; its path or None."""
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for r in g.results:
+        for z, c in r.latent_counts.items():
+            for label, n in c.items():
+                counts[z][label] += n
+    if not counts:
+        return None
+    name = f"latent-{slug(g.method)}-{slug(g.label)}-{slug(g.task)}-{slug(g.tier)}.svg"
+    modes = list(g.mode_shares) if g.mode_shares else []
+    svg = plots.latent_heatmap(counts, modes, f"{g.label} on {g.task} ({g.tier}): z → mode")
+    (out / "plots" / name).write_text(svg, encoding="utf-8")
+    return f"../plots/{name}"
+
+
 def _provenance(g: GroupStats) -> dict[str, object]:
     versions = sorted({json.dumps(dict(r.versions), sort_keys=True) for r in g.results})
     return {
@@ -170,7 +186,8 @@ def build_site(lb: Leaderboard, out: Path) -> dict[str, Path]:
     for method_id, groups in by_method.items():
         html = env.get_template("method.html.j2").render(
             **common, root="../", card=lb.methods[method_id],
-            rows=[(g, _provenance(g)) for g in groups], title=f"{method_id} · modebench")
+            rows=[(g, _provenance(g), _latent_plot(g, out)) for g in groups],
+            title=f"{method_id} · modebench")
         (out / "methods" / f"{slug(method_id)}.html").write_text(html, encoding="utf-8")
 
     html = env.get_template("index.html.j2").render(**common, root="",

@@ -107,3 +107,19 @@ def test_empty_store_builds_empty_site(tmp_path: Path):
     lb = compile_leaderboard([], method_lookup=method_lookup)
     build_site(lb, tmp_path / "empty")
     assert "No current results yet" in (tmp_path / "empty" / "index.html").read_text()
+
+
+def test_method_page_of_a_mode_selectable_method_shows_its_z_to_mode_matrix(tmp_path, results,
+                                                                             lookup):
+    counts = {"0": {"L": 5}, "1": {"R": 4, "L": 1}, "2": {XSS: 2}}
+    with_z = [dataclasses.replace(r, latent_counts=counts) if r.method == "bmd" else r
+              for r in results]
+    build_site(compile_leaderboard(with_z, lookup, method_lookup), tmp_path / "site")
+    page = (tmp_path / "site" / "methods" / "bmd.html").read_text()
+    images = re.findall(r'src="\.\./plots/(latent-[^"]+\.svg)"', page)
+    assert images, "no z -> mode matrix on bmd's page"
+    svg = (tmp_path / "site" / "plots" / images[0]).read_text()
+    got = re.search(r"z=1 → R: (\d+) of (\d+)", svg)
+    assert got and int(got[1]) * 5 == int(got[2]) * 4  # summed over the row's seeds
+    assert XSS not in svg  # labels are escaped
+    assert "latent-" not in (tmp_path / "site" / "methods" / "dppo.html").read_text()
