@@ -41,3 +41,13 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
+
+
+def provenance_lock_tags() -> dict[str, str]:
+    """Run tags naming the lock file's hash and the locked packages installed otherwise."""
+    import json
+
+    from benchmark import lockfile, schema
+
+    return {schema.TAG_LOCK_HASH: lockfile.lock_hash(),
+            schema.TAG_LOCK_DRIFT: json.dumps([str(d) for d in lockfile.drift()])}

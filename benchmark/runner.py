@@ -29,7 +29,7 @@ from benchmark.datasets import DemoDataset, ensure_dataset
 from benchmark.errors import AdapterError, BenchError, UnknownIdError, UsageError
 from benchmark.paths import cache_root, writable_dir
 from benchmark.progress import SILENT, Progress
-from benchmark.provenance import git_commit, package_versions
+from benchmark.provenance import git_commit, package_versions, provenance_lock_tags
 from benchmark.registry import get_method_class, get_task
 from benchmark.rollout import EpisodeRecord, evaluate_policy, make_training_vector_env
 from benchmark.seeding import EVAL_BASE, seed_everything
@@ -426,6 +426,7 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
             schema.TAG_SEED: str(seed),
             schema.TAG_GIT_COMMIT: git_commit(),
             schema.TAG_VERSIONS: tracking.dumps(package_versions()),
+            **provenance_lock_tags(),
             schema.TAG_COMMAND: reproduce_command(req, spec.id, [seed]),
             schema.TAG_PERTURBATIONS: tracking.dumps([lv.name for _, lv in levels]),
             schema.TAG_MODE: "" if req.mode is None else str(req.mode),
@@ -584,6 +585,7 @@ def evaluate(req: EvalRequest, progress: Progress = SILENT) -> EvalResult:
             schema.TAG_SEED: ",".join(map(str, req.seeds)),
             schema.TAG_GIT_COMMIT: git_commit(),
             schema.TAG_VERSIONS: tracking.dumps(package_versions()),
+            **provenance_lock_tags(),
             schema.TAG_COMMAND: reproduce_command(req, spec.id, req.seeds),
             schema.TAG_MODE: "" if req.mode is None else str(req.mode),
             schema.TAG_OPTIONS: tracking.dumps(options_tag(req.options)),

@@ -28,6 +28,8 @@ TAG_TIER = "modebench.tier"
 TAG_SEED = "modebench.seed"  # seed runs: the training seed; group runs: "0,1,2,3,4"
 TAG_GIT_COMMIT = "modebench.git_commit"
 TAG_VERSIONS = "modebench.versions"  # JSON {package: version}
+TAG_LOCK_HASH = "modebench.lock_hash"  # hash of requirements.lock ("none" without one)
+TAG_LOCK_DRIFT = "modebench.lock_drift"  # JSON ["name installed (locked v)"]: [] = as locked
 TAG_COMMAND = "modebench.command"  # the CLI command that reproduces the run
 TAG_PERTURBATIONS = "modebench.perturbations"  # JSON list of the level names evaluated
 TAG_MODE = "modebench.mode"  # BMD: the latent mode forced at evaluation ("" = sampled)

@@ -40,6 +40,8 @@ field                         meaning
 ``mode_distribution``         ``{level: {mode label: count}}``, levels in ``perturbations``,
                               counts integers >= 0
 ``pretrain_mode_distribution`` ``{mode label: count}`` or ``null``
+``lock_hash``, ``lock_drift``  optional: the requirements.lock hash and the packages installed
+                              in other versions than locked
 ``latent_counts``             optional (mode-selectable methods): ``{z: {mode label: count}}`` of
                               the successful episodes with each latent z forced
 ============================  ======================================================================
@@ -123,6 +125,8 @@ class BundleRecord(BaseModel):
     mode_distribution: dict[str, dict[str, int]]
     pretrain_mode_distribution: dict[str, int] | None
     latent_counts: dict[str, dict[str, int]] = Field(default_factory=dict)
+    lock_hash: str = Field(default="", max_length=64)
+    lock_drift: list[str] = Field(default_factory=list)
 
     @field_validator("format_version")
     @classmethod
@@ -246,6 +250,8 @@ def record_from_result(r: SeedResult) -> dict[str, Any]:
         "pretrain_mode_distribution": (None if r.pretrain_mode_distribution is None
                                        else dict(r.pretrain_mode_distribution)),
         "latent_counts": {z: dict(c) for z, c in r.latent_counts.items()},
+        "lock_hash": r.lock_hash,
+        "lock_drift": list(r.lock_drift),
     }
 
 
@@ -376,6 +382,9 @@ def _tags(rec: BundleRecord, source: str) -> dict[str, str]:
             rec.pretrain_mode_distribution, sort_keys=True)
     if rec.latent_counts:
         tags[schema.TAG_LATENT_COUNTS] = json.dumps(rec.latent_counts, sort_keys=True)
+    if rec.lock_hash:
+        tags[schema.TAG_LOCK_HASH] = rec.lock_hash
+        tags[schema.TAG_LOCK_DRIFT] = json.dumps(rec.lock_drift)
     return tags
 
 

@@ -25,6 +25,7 @@ Steps (:func:`compile_leaderboard`):
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -121,6 +122,8 @@ class GroupStats:
         mode_shares: Mode label -> mean share over seeds with at least one success.
         results: The seed results of the row (latest per seed).
         superseded: Older re-runs of the same seeds that were left out.
+        progress: Tasks with subtasks (kitchen): ``"p<n>"`` -> share of nominal episodes
+            completing at least n subtasks, over the seeds that logged it.
     """
 
     task: str
@@ -133,6 +136,7 @@ class GroupStats:
     mode_shares: Mapping[str, float]
     results: tuple[SeedResult, ...]
     superseded: int = 0
+    progress: Mapping[str, Estimate] = field(default_factory=dict)
 
     @property
     def n_seeds(self) -> int:
@@ -363,8 +367,15 @@ def _group_stats(task: str, label: str, tier: str, spec: TaskSpec,
             shares[label_] += c / total / len(with_success)
     ordered = {m: shares.get(m, 0.0) for m in spec.modes}
     ordered.update({k: v for k, v in sorted(shares.items()) if k not in ordered})
+    progress_names = sorted({n for r in rows for n in r.metrics if _PROGRESS.match(n)},
+                            key=lambda n: int(n[1:]))
+    progress = {n: metrics.bootstrap_ci([r.metrics[n] for r in rows if n in r.metrics])
+                for n in progress_names}
     return GroupStats(task, rows[0].method, label, tier, seeds, cells, tuple(levels), ordered,
-                      tuple(rows), superseded=len(results) - len(rows))
+                      tuple(rows), superseded=len(results) - len(rows), progress=progress)
+
+
+_PROGRESS = re.compile(r"^p\d+$")  # kitchen-style partial progress p1..pN (runner)
 
 
 def _aggregates(tasks: Sequence[TaskBoard]) -> tuple[dict, dict, dict, tuple[str, ...]]:

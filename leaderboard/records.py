@@ -71,6 +71,8 @@ class SeedResult:
         params: Param name -> value (the method config as logged).
         mode_distribution: Level -> {mode label: count of successful episodes}.
         pretrain_mode_distribution: {mode label: count} of the pretrained policy, if logged.
+        lock_hash: Hash of the requirements.lock the run was made under (``""``: not recorded).
+        lock_drift: Locked packages that were installed in another version (``()``: none).
         latent_counts: Mode-selectable methods: {z: {mode label: successful episodes}} with
             each z forced (``{}`` otherwise).
     """
@@ -100,6 +102,8 @@ class SeedResult:
     mode_distribution: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     pretrain_mode_distribution: Mapping[str, int] | None = None
     latent_counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    lock_hash: str = ""
+    lock_drift: tuple[str, ...] = ()
 
     def metric(self, name: str, level: str | None = None) -> float:
         """Value of ``name`` (at ``level`` when given and not nominal); NaN when absent."""
@@ -213,6 +217,8 @@ def result_from_run(
         mode_distribution=dist,
         pretrain_mode_distribution=pre,
         latent_counts=latent,
+        lock_hash=tags.get(schema.TAG_LOCK_HASH, ""),
+        lock_drift=tuple(str(d) for d in _json_tag(tags, schema.TAG_LOCK_DRIFT, []) or ()),
     )
 
 

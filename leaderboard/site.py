@@ -143,6 +143,8 @@ def _provenance(g: GroupStats) -> dict[str, object]:
         "sources": sorted({r.source or "local" for r in g.results}),
         "seeds": [(r.seed, r.command, r.run_id, r.source or "local") for r in g.results],
         "dataset_hashes": g.distinct("dataset_hash"),
+        "lock_hashes": g.distinct("lock_hash"),
+        "lock_drift": sorted({d for r in g.results for d in r.lock_drift}),
     }
 
 

@@ -41,8 +41,24 @@ def evaluate(
             method=method, task=task, seeds=seed_list, tier=tier, perturbations=levels,
             mode=mode, device=device, options=dict(parse_option(o) for o in option),
         )
+        warn_lock_drift()
         result = run_evaluate(req, Progress(enabled=not quiet))
         print_result(result)
+
+
+def warn_lock_drift(shown: int = 8) -> None:
+    """Warn (never fail) when installed packages differ from requirements.lock."""
+    from benchmark.cli._common import err_console
+    from benchmark.lockfile import drift
+
+    found = drift()
+    if not found:
+        return
+    names = ", ".join(map(str, found[:shown])) + (f" and {len(found) - shown} more"
+                                                   if len(found) > shown else "")
+    err_console.print(f"[yellow]warning:[/] installed packages differ from requirements.lock: "
+                      f"{names}. Results are tagged with the drift; `bash scripts/install.sh` "
+                      "restores the locked set.", highlight=False)
 
 
 DISPLAY_NAMES = {

@@ -123,3 +123,14 @@ def test_method_page_of_a_mode_selectable_method_shows_its_z_to_mode_matrix(tmp_
     assert got and int(got[1]) * 5 == int(got[2]) * 4  # summed over the row's seeds
     assert XSS not in svg  # labels are escaped
     assert "latent-" not in (tmp_path / "site" / "methods" / "dppo.html").read_text()
+
+
+def test_task_page_shows_partial_progress_when_logged(tmp_path, results, lookup):
+    """Issue 12: kitchen's p1..p4 were logged but shown nowhere."""
+    with_p = [dataclasses.replace(r, metrics={**r.metrics, "p1": 0.75, "p2": 0.5})
+              for r in results]
+    lb = compile_leaderboard(with_p, lookup, method_lookup)
+    assert all(set(g.progress) == {"p1", "p2"} for g in lb.groups())
+    build_site(lb, tmp_path / "site")
+    page = (tmp_path / "site" / "tasks" / f"{slug('avoid-v0')}.html").read_text()
+    assert "Partial progress" in page and "0.75" in page and "≥ 2" in page
