@@ -113,6 +113,11 @@ class RunContext:
             the ended episode's last obs and info (with ``success`` and ``mode``).
         dataset: The demonstrations (also passed to ``pretrain``).
         options: Method options given on the command line (already parsed, typed values).
+        checkpoint: Optional ``checkpoint(fraction, policy)``: a fine-tuner calls it when it
+            has spent ``fraction`` of its budget (the runner asks for 0.5) with the policy as
+            it is then; the runner evaluates it without disturbing the training's random
+            streams, for mode stability across checkpoints. Methods may ignore it.
+        checkpoint_fractions: The fractions at which ``checkpoint`` wants to be called.
     """
 
     task: Task
@@ -124,6 +129,8 @@ class RunContext:
     make_vector_env: Callable[..., Any]
     dataset: DemoDataset | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    checkpoint: Callable[[float, Any], None] | None = None
+    checkpoint_fractions: tuple[float, ...] = ()
 
     @property
     def spec(self) -> TaskSpec:

@@ -32,7 +32,7 @@ from benchmark.progress import SILENT, Progress
 from benchmark.provenance import git_commit, package_versions, provenance_lock_tags
 from benchmark.registry import get_method_class, get_task
 from benchmark.rollout import EpisodeRecord, evaluate_policy, make_training_vector_env
-from benchmark.seeding import EVAL_BASE, seed_everything
+from benchmark.seeding import EVAL_BASE, preserved_rng, seed_everything
 from benchmark.spec import TIERS, PerturbationLevel, config_hash, short_hash
 from benchmark.task import Task
 
@@ -323,6 +323,10 @@ def seed_metrics(task: Task, records: list[EpisodeRecord], levels: list[str],
     return out, dists
 
 
+CHECKPOINT_FRACTIONS = (0.5,)
+"""Fractions of the fine-tuning budget at which a fine-tuner's policy is also evaluated
+(with 0 % = the pretrained policy and 100 % = the result: stability across checkpoints)."""
+
 LATENT_LEVEL_PREFIX = "nominal@z="
 """Level name of the episodes run with latent code z forced (``nominal@z=3``)."""
 
@@ -442,15 +446,25 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
     try:
         work = writable_dir(cache_root() / "work" / f"{req.method}-{spec.id}-{req.tier}-s{seed}",
                             "MODEBENCH_CACHE")
+        checkpoint_dists: dict[float, dict[str, int]] = {}
+
+        def checkpoint(fraction: float, policy: Any) -> None:
+            # evaluated like the final policy, without moving the training's random streams
+            with preserved_rng(), _naming_method(req.method):
+                recs = _evaluate_levels(policy, task, nominal, budget, progress)
+            checkpoint_dists[fraction] = metrics.mode_distribution(
+                [r.mode for r in recs], [r.success for r in recs])
+
+        nominal = [lv for lv in levels if lv[1].name == "nominal"]
         ctx = RunContext(
             task=task, tier=req.tier, seed=seed, device=device, work_dir=work,
             progress=progress, dataset=dataset, options=dict(req.options),
             make_vector_env=lambda n_envs, seed, perturbation=None: make_training_vector_env(
                 task, n_envs, seed, perturbation),
+            checkpoint=checkpoint, checkpoint_fractions=CHECKPOINT_FRACTIONS,
         )
         _limit_torch_threads(device)
         pretrained, pretrained_dir = _pretrained(method, dataset, ctx)
-        nominal = [lv for lv in levels if lv[1].name == "nominal"]
         with _naming_method(req.method):
             pretrain_dist, pretrain_records = _pretrain_distribution(
                 pretrained, task, nominal, budget, progress, pretrained_dir, spec_hash)
@@ -483,6 +497,11 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
         latent_tags: dict[str, Any] = {}
         level_names = [lv.name for _, lv in levels]
         seed_m, dists = seed_metrics(task, records, level_names, pretrain_dist)
+        if checkpoint_dists:
+            # pretrained (0 %), the checkpoints, and the final policy (100 %)
+            seed_m[schema.CHECKPOINT_STABILITY] = metrics.mode_stability(
+                [pretrain_dist, *(checkpoint_dists[f] for f in sorted(checkpoint_dists)),
+                 dists["nominal"]])
         if isinstance(policy, ModeSelectablePolicy) and req.mode is None:
             with _naming_method(req.method):
                 records += evaluate_latent_modes(policy, task, budget, progress)

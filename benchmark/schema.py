@@ -55,6 +55,7 @@ MODE_COUNT = "mode_count"
 MODE_ENTROPY = "mode_entropy"
 MODE_RETENTION = "mode_retention"  # modes after pretraining that survive fine-tuning
 MODE_STABILITY = "mode_stability"  # group runs only (across seeds)
+CHECKPOINT_STABILITY = "checkpoint_stability"  # seed runs: across 0 %, 50 %, 100 % of tuning
 ROBUSTNESS = "robustness"  # summary: mean over levels of perturbed/nominal success, capped at 1
 MEAN_RETURN = "mean_return"
 # the BMD paper's per-mode metrics (benchmark.mode_metrics)

@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -56,6 +58,31 @@ def seed_everything(seed: int) -> None:
         import torch
 
         torch.manual_seed(seed)
+
+
+@contextmanager
+def preserved_rng() -> Iterator[None]:
+    """Restore python's, numpy's and torch's global generators on exit.
+
+    A mid-training evaluation (checkpoint stability) draws from them; restoring them keeps
+    the training that follows identical to a run without that evaluation.
+    """
+    import sys
+
+    py, np_state = random.getstate(), np.random.get_state()
+    torch = sys.modules.get("torch")
+    torch_state = torch.get_rng_state() if torch is not None else None
+    cuda_state = (torch.cuda.get_rng_state_all()
+                  if torch is not None and torch.cuda.is_available() else None)
+    try:
+        yield
+    finally:
+        random.setstate(py)
+        np.random.set_state(np_state)
+        if torch_state is not None:
+            torch.set_rng_state(torch_state)
+        if cuda_state is not None:
+            torch.cuda.set_rng_state_all(cuda_state)
 
 
 def parse_seeds(text: str) -> list[int]:

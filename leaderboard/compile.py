@@ -68,6 +68,9 @@ METRICS: tuple[tuple[str, str, str, str], ...] = (
 EXTRA_METRICS: tuple[tuple[str, str, str, str], ...] = (
     ("mode_retention", schema.MODE_RETENTION, "Retention",
      "share of the modes present after pretraining that survive fine-tuning"),
+    ("checkpoint_stability", schema.CHECKPOINT_STABILITY, "Stability (ckpt)",
+     "within a seed: 1 - mean pairwise JS divergence between the mode distributions of the "
+     "pretrained policy, the policy at 50 % of fine-tuning, and the final one"),
     ("latent_purity", schema.LATENT_PURITY, "z purity",
      "mode-selectable methods, each latent z forced: share of z's successful episodes in its "
      "most frequent mode, averaged over z"),

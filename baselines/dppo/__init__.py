@@ -27,6 +27,19 @@ class DPPOMethodConfig:
     finetune: DPPOConfig
 
 
+def checkpoint_iterations(ctx: RunContext, iterations: int) -> dict[int, Any]:
+    """``{iteration: fn}`` for the runner's checkpoint fractions (strictly inside training)."""
+    if ctx.checkpoint is None:
+        return {}
+    hook = ctx.checkpoint
+    out = {}
+    for fraction in ctx.checkpoint_fractions:
+        itr = round(fraction * iterations)
+        if 0 < itr < iterations:
+            out[itr] = lambda policy, f=fraction: hook(f, policy)
+    return out
+
+
 class DPPOMethod(DiffusionMethodBase):
     """DPPO fine-tuning of the pretrained diffusion policy (DDIM chain, last K' steps).
 
@@ -87,7 +100,8 @@ class DPPOMethod(DiffusionMethodBase):
 
             obs, _ = venv.reset(seed=[train_seed(ctx.seed, i) for i in range(budget.n_envs)])
             trainer.train(venv, obs, budget.finetune_iterations,
-                          budget.finetune_steps_per_iter, ctx.progress)
+                          budget.finetune_steps_per_iter, ctx.progress,
+                          checkpoint_iterations(ctx, budget.finetune_iterations))
         finally:
             venv.close()
         self.last_trainer = trainer

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -442,8 +443,19 @@ class DPPOTrainer:
 
     # -------------------------------------------------------------- main loop
     def train(self, venv: Any, obs: np.ndarray, iterations: int, n_steps: int,
-              progress: Progress = SILENT) -> DiffusionPolicy:
-        """Run ``iterations`` of collect + update; returns the fine-tuned policy."""
+              progress: Progress = SILENT,
+              checkpoints: Mapping[int, Callable[[Any], None]] | None = None
+              ) -> DiffusionPolicy:
+        """Run ``iterations`` of collect + update; returns the fine-tuned policy.
+
+        Args:
+            venv: Training vector env.
+            obs: Its current observations, (n_envs, obs_dim).
+            iterations: Collect + update iterations.
+            n_steps: Decisions per env and iteration.
+            progress: Progress reporter.
+            checkpoints: ``{iteration: fn}``: ``fn(policy)`` after that many iterations.
+        """
         cfg = self.cfg
         n = len(obs)
         scaler = RunningRewardScaler(n, cfg.gamma) if cfg.reward_scale_running else None
@@ -465,6 +477,9 @@ class DPPOTrainer:
                 stats["reward"] = float(batch.rewards.sum() / max(ended, 1))
                 self.history.append(stats)
                 advance(1, ret=stats["reward"], kl=stats.get("approx_kl", 0.0))
+                if checkpoints and itr + 1 in checkpoints:
+                    self.policy.model.eval()
+                    checkpoints[itr + 1](self.policy)
         self.policy.model.eval()
         return self.policy
 

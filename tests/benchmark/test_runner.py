@@ -6,7 +6,7 @@ import pytest
 from benchmark import schema, tracking
 from benchmark.errors import AdapterError, TrainingError
 from benchmark.registry import get_method_class, register_method, unregister_method
-from benchmark.runner import EvalRequest, evaluate
+from benchmark.runner import LATENT_LEVEL_PREFIX, EvalRequest, evaluate
 
 
 def _flat(result):
@@ -160,3 +160,46 @@ def test_a_plugin_policy_with_unusable_actions_is_named(bad, message, avoid_data
     finally:
         unregister_method("bad-actions")
     assert "method 'bad-actions'" in str(info.value) and "BadPolicy" in str(info.value)
+
+
+def test_checkpoint_stability_leaves_the_training_untouched(avoid_dataset, tmp_path,
+                                                            monkeypatch):
+    """The 50 % checkpoint is evaluated without moving the training's random streams."""
+    from benchmark import runner
+
+    req = EvalRequest(method="dppo", task="avoid", seeds=(0,), tier="smoke", track=False)
+    monkeypatch.setenv("MODEBENCH_CACHE", str(tmp_path / "cache"))
+    with_ckpt = evaluate(req)
+    monkeypatch.setattr(runner, "CHECKPOINT_FRACTIONS", ())
+    without = evaluate(req)
+    assert with_ckpt.seeds[0].records == without.seeds[0].records
+    value = with_ckpt.seeds[0].metrics[schema.CHECKPOINT_STABILITY]
+    assert 0.0 <= value <= 1.0
+    assert schema.CHECKPOINT_STABILITY not in without.seeds[0].metrics
+    bc = evaluate(EvalRequest(method="bc", task="avoid", seeds=(0,), tier="smoke", track=False))
+    assert schema.CHECKPOINT_STABILITY not in bc.seeds[0].metrics  # nothing was fine-tuned
+
+
+def test_bmd_smoke_logs_the_papers_metrics_and_its_latent_modes(avoid_dataset):
+    import json
+
+    result = evaluate(EvalRequest(method="bmd", task="avoid", seeds=(0, 1), tier="smoke"))
+    c = tracking.client()
+    seed_runs = [r for r in c.search_runs([tracking.experiment_id(c)])
+                 if r.data.tags[schema.TAG_KIND] == "seed"]
+    assert len(seed_runs) == 2
+    for run in seed_runs:
+        m = run.data.metrics
+        for name in (schema.SRM, schema.MODES_COVERED, schema.SUCCESS_WILSON_LOW,
+                     schema.SUCCESS_WILSON_HIGH, schema.LATENT_SRM, schema.CHECKPOINT_STABILITY):
+            assert name in m, name
+        assert m[schema.SUCCESS_WILSON_LOW] <= m[schema.SUCCESS_RATE] <= m[
+            schema.SUCCESS_WILSON_HIGH]
+        latent = json.loads(run.data.tags[schema.TAG_LATENT_COUNTS])
+        assert sorted(latent, key=int) == [str(k) for k in range(8)]
+        assert len(json.loads(run.data.tags[schema.TAG_LATENT_MAP])) == 8
+    # forced-z episodes are in the artifact but never in the nominal metrics
+    levels = {r.level for r in result.seeds[0].records}
+    assert "nominal" in levels and f"{LATENT_LEVEL_PREFIX}0" in levels
+    assert sum(r.level == "nominal" for r in result.seeds[0].records) == 16
+    assert schema.LATENT_MAP_AGREEMENT in result.aggregates
