@@ -16,6 +16,9 @@ from collections.abc import Sequence
 from benchmark.metrics import Estimate
 from leaderboard.compile import METRICS, GroupStats, Leaderboard
 
+LATEX_LABELS = {"mode_entropy": "$H(\\pi)$", "modes_covered": "mc@0.8"}
+"""Column heads that need LaTeX markup (pdflatex cannot typeset a bare π)."""
+
 DECIMALS = {"mode_count": 1}
 """Decimals per metric key (default 2)."""
 
@@ -170,7 +173,8 @@ def to_latex(lb: Leaderboard) -> str:
             f"\\label{{tab:modebench-{''.join(c for c in tb.tier if c.isalnum()) or 'tier'}}}",
             "\\begin{tabular}{llr" + "c" * ncols + "}",
             "\\toprule",
-            "Task & Method & $n$ & " + " & ".join(label for _, _, label, _ in METRICS)
+            "Task & Method & $n$ & " + " & ".join(
+                LATEX_LABELS.get(key, latex_escape(label)) for key, _, label, _ in METRICS)
             + " \\\\",
             "\\midrule",
         ]

@@ -115,3 +115,9 @@ def test_one_seed_rows_have_no_stability(results, lookup):
     assert "mode_stability" not in best_values(list(lb.groups()))
     for row in csv.DictReader(io.StringIO(to_csv(lb))):
         assert row["mode_stability"] == ""
+
+
+def test_latex_heads_are_plain_latex(lb):
+    """H(π) is typeset as $H(\\pi)$: pdflatex stops at a bare unicode π."""
+    tex = to_latex(lb)
+    assert "$H(\\pi)$" in tex and "π" not in tex and "SRM" in tex and "mc@0.8" in tex
