@@ -29,124 +29,16 @@ from torch import nn
 
 from baselines.common.nets import CriticObs
 from baselines.common.policy import DiffusionPolicy
+from baselines.common.ppo import (
+    RunningRewardScaler,
+    clip_coef_schedule,
+    gae,
+    gaussian_entropy,
+    ppo_policy_loss,
+)
 from baselines.dppo.config import DPPOConfig
 from benchmark.errors import TrainingError
 from benchmark.progress import SILENT, Progress
-
-
-# ---------------------------------------------------------------------- pure functions
-def gae(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray, dones: np.ndarray,
-        gamma: float, lam: float) -> tuple[np.ndarray, np.ndarray]:
-    """Generalised advantage estimation over environment decisions.
-
-    Args:
-        rewards: r_t, shape (S, N) (S decisions, N envs).
-        values: V(s_t), shape (S, N).
-        next_values: Value of the true successor of s_t, shape (S, N): V(s_{t+1}) while the
-            episode runs, V(final_obs) when it was truncated, 0 when it terminated.
-        dones: Whether the episode ended at t (terminated or truncated), shape (S, N); the
-            advantage trace does not cross an episode boundary.
-        gamma: Discount.
-        lam: GAE λ.
-
-    Returns:
-        ``advantages`` and ``returns`` (= advantages + values), each (S, N).
-    """
-    s = rewards.shape[0]
-    adv = np.zeros_like(rewards, dtype=np.float64)
-    last = np.zeros(rewards.shape[1:], dtype=np.float64)
-    for t in reversed(range(s)):
-        delta = rewards[t] + gamma * next_values[t] - values[t]
-        last = delta + gamma * lam * (1.0 - dones[t]) * last
-        adv[t] = last
-    return adv, adv + values
-
-
-def clip_coef_schedule(k: int, coef: float, base: float, rate: float) -> np.ndarray:
-    """PPO clip per fine-tuned denoising step (DPPO ``diffusion_ppo.py``), shape (k,).
-
-    Exponential interpolation from ``base`` (first fine-tuned step, j = 0) to ``coef`` (last
-    step, j = k - 1): ``base + (coef - base) * (exp(rate * j/(k-1)) - 1) / (exp(rate) - 1)``.
-    """
-    if k == 1:
-        return np.array([coef])
-    t = np.arange(k) / (k - 1)
-    return base + (coef - base) * (np.exp(rate * t) - 1) / (math.exp(rate) - 1)
-
-
-def ppo_policy_loss(new_logprob: torch.Tensor, old_logprob: torch.Tensor,
-                    advantages: torch.Tensor, clip: torch.Tensor | float
-                    ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Clipped PPO surrogate ``mean(max(-A r, -A clip(r, 1-c, 1+c)))``.
-
-    Args:
-        new_logprob: log π_new, (B,).
-        old_logprob: log π_old, (B,).
-        advantages: (B,), already normalised/discounted.
-        clip: Clip coefficient, scalar or (B,).
-
-    Returns:
-        The loss and diagnostics ``approx_kl``, ``clipfrac``, ``ratio``.
-    """
-    logratio = new_logprob - old_logprob
-    ratio = logratio.exp()
-    clip_t = torch.as_tensor(clip, dtype=ratio.dtype, device=ratio.device)
-    pg1 = -advantages * ratio
-    pg2 = -advantages * torch.clamp(ratio, 1 - clip_t, 1 + clip_t)
-    loss = torch.max(pg1, pg2).mean()
-    with torch.no_grad():
-        approx_kl = ((ratio - 1) - logratio).mean().item()
-        clipfrac = ((ratio - 1.0).abs() > clip_t).float().mean().item()
-    return loss, {"approx_kl": approx_kl, "clipfrac": clipfrac, "ratio": ratio.mean().item()}
-
-
-def gaussian_entropy(std: torch.Tensor) -> torch.Tensor:
-    """Closed-form differential entropy per dimension of N(·, std²): 0.5 log(2πe std²)."""
-    return 0.5 * torch.log(2 * math.pi * math.e * std ** 2)
-
-
-class RunningMeanStd:
-    """Running mean/variance (Welford, parallel form) of scalars."""
-
-    def __init__(self) -> None:
-        self.mean, self.var, self.count = 0.0, 1.0, 1e-4
-
-    def update(self, x: np.ndarray) -> None:
-        """Fold a batch of values in."""
-        x = np.asarray(x, dtype=np.float64).ravel()
-        if x.size == 0:
-            return
-        bm, bv, bc = x.mean(), x.var(), x.size
-        delta, tot = bm - self.mean, self.count + bc
-        m2 = self.var * self.count + bv * bc + delta ** 2 * self.count * bc / tot
-        self.mean, self.var, self.count = self.mean + delta * bc / tot, m2 / tot, tot
-
-
-class RunningRewardScaler:
-    """DPPO's ``RunningRewardScaler``: divide rewards by the running std of the discounted
-    return (per env, reset at episode starts), then clip.
-
-    Args:
-        n_envs: Number of envs.
-        gamma: Discount of the tracked return.
-        clip: Clip of scaled rewards.
-    """
-
-    def __init__(self, n_envs: int, gamma: float, clip: float = 10.0) -> None:
-        self.ret = np.zeros(n_envs)
-        self.rms = RunningMeanStd()
-        self.gamma, self.clip = gamma, clip
-
-    def __call__(self, rewards: np.ndarray, firsts: np.ndarray) -> np.ndarray:
-        """Scale rewards (S, N); ``firsts`` (S, N) marks decisions that start an episode."""
-        rets = np.zeros_like(rewards, dtype=np.float64)
-        ret = self.ret
-        for t in range(rewards.shape[0]):
-            ret = ret * self.gamma * (1.0 - firsts[t]) + rewards[t]
-            rets[t] = ret
-        self.ret = ret
-        self.rms.update(rets)
-        return np.clip(rewards / np.sqrt(self.rms.var + 1e-8), -self.clip, self.clip)
 
 
 class Eta(nn.Module):

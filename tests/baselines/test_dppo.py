@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.dppo.config import DPPOConfig
-from baselines.dppo.ppo import (
-    DPPOTrainer,
+from baselines.common.ppo import (
     RunningRewardScaler,
     clip_coef_schedule,
     gae,
     gaussian_entropy,
     ppo_policy_loss,
 )
+from baselines.dppo.config import DPPOConfig
+from baselines.dppo.ppo import DPPOTrainer
 from benchmark.errors import TrainingError
 
 
