@@ -38,7 +38,10 @@ BUILTIN_METHODS: dict[str, str] = {
     "bc": "baselines.bc:BCMethod",
     "dppo": "baselines.dppo:DPPOMethod",
     "entropy-rl": "baselines.entropy_rl:EntropyRLMethod",
-    "bmd": "baselines.bmd:BMDMethod",
+    "dsrl": "baselines.steer:DSRLMethod",
+    "res": "baselines.steer:RESMethod",
+    "bmd": "baselines.steer:BMDMethod",
+    "res-bmd": "baselines.steer:RESBMDMethod",
 }
 
 _RUNTIME_METHODS: dict[str, type] = {}

@@ -100,8 +100,12 @@ class DiffusionMethodBase:
         from baselines.common.policy import DiffusionPolicy, read_kind
 
         kind = read_kind(Path(directory))
-        if kind == "bmd":
-            from baselines.bmd.policy import BMDPolicy
+        if kind == "steered":
+            from baselines.steer.policy import SteeredPolicy
 
-            return BMDPolicy.load(Path(directory), ctx.device)
+            return SteeredPolicy.load(Path(directory), ctx.device)
+        if kind == "steered-latent":
+            from baselines.steer.policy import LatentSteeredPolicy
+
+            return LatentSteeredPolicy.load(Path(directory), ctx.device)
         return DiffusionPolicy.load(Path(directory), ctx.device)

@@ -127,3 +127,37 @@ class RunningRewardScaler:
         return np.clip(rewards / np.sqrt(self.rms.var + 1e-8), -self.clip, self.clip)
 
 
+
+
+class GaussianActor(torch.nn.Module):
+    """A diagonal Gaussian policy head: Mish MLP mean and a learned, state-independent
+    log standard deviation (CleanRL's continuous PPO actor).
+
+    Args:
+        in_dim: Input size.
+        out_dim: Action size.
+        hidden_dims: MLP widths.
+        init_log_std: Initial log std of every dimension.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, hidden_dims: tuple[int, ...],
+                 init_log_std: float) -> None:
+        super().__init__()
+        from baselines.common.nets import mlp
+
+        self.mean = mlp([in_dim, *hidden_dims, out_dim])
+        # a small last layer: the initial policy's mean is near 0 (DSRL: near the base's own
+        # noise distribution; a residual: near no correction)
+        last = self.mean[-1]
+        torch.nn.init.uniform_(last.weight, -1e-3, 1e-3)
+        torch.nn.init.zeros_(last.bias)
+        self.log_std = torch.nn.Parameter(torch.full((out_dim,), float(init_log_std)))
+
+    def dist(self, x: torch.Tensor) -> torch.distributions.Normal:
+        """The action distribution of inputs (B, in_dim): Normal with (B, out_dim) params."""
+        mu = self.mean(x)
+        return torch.distributions.Normal(mu, self.log_std.clamp(-5.0, 2.0).exp().expand_as(mu))
+
+    def log_prob(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """Summed log-density of actions u (B, out_dim) at inputs x (B, in_dim), (B,)."""
+        return self.dist(x).log_prob(u).sum(-1)

@@ -1,4 +1,4 @@
-"""The four adapters: protocol, shared pretraining, options, and fine-tuning on ``avoid``."""
+"""The built-in adapters: protocol, shared pretraining, options, and fine-tuning on ``avoid``."""
 
 from __future__ import annotations
 
@@ -10,17 +10,19 @@ import numpy as np
 import pytest
 
 from baselines.bc import BCMethod
-from baselines.bmd import BMDMethod
 from baselines.dppo import DPPOMethod
 from baselines.dppo.config import DPPOConfig
 from baselines.entropy_rl import EntropyRLConfig, EntropyRLMethod
-from benchmark.adapter import ModeSelectablePolicy, RunContext, validate_method_class
+from baselines.steer import BMDMethod, DSRLMethod, RESBMDMethod, RESMethod
+from benchmark.adapter import RunContext, validate_method_class
 from benchmark.errors import UsageError
 from benchmark.options import apply_options, configure_method
 from benchmark.progress import SILENT
 from tests.baselines.conftest import TINY, synthetic_demos
 
-METHODS = (BCMethod, DPPOMethod, EntropyRLMethod, BMDMethod)
+METHODS = (BCMethod, DPPOMethod, EntropyRLMethod, DSRLMethod, RESMethod, BMDMethod,
+           RESBMDMethod)
+STEERED = (DSRLMethod, RESMethod, BMDMethod, RESBMDMethod)
 
 
 def test_adapters_satisfy_the_protocol():
@@ -29,7 +31,7 @@ def test_adapters_satisfy_the_protocol():
 
 
 def test_adapter_modules_do_not_import_torch():
-    code = ("import sys, baselines.bc, baselines.dppo, baselines.entropy_rl, baselines.bmd; "
+    code = ("import sys, baselines.bc, baselines.dppo, baselines.entropy_rl, baselines.steer; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
@@ -58,8 +60,10 @@ def test_options_override_typed_fields_and_reject_unknown_ones():
 
 
 @pytest.mark.parametrize("method_id, options, message", [
-    ("bmd", {"n_modes": 0}, "n_modes must be >= 1"),
-    ("bmd", {"alpha": float("nan")}, "finite"),
+    ("bmd", {"n_latent": 0}, "n_latent must be >= 2"),
+    ("bmd", {"lam": float("nan")}, "finite"),
+    ("dsrl", {"lam": 0.2}, "unknown option 'lam'"),  # no regulariser: lam changes nothing
+    ("res", {"noise_bound": -1.0}, "noise_bound must be > 0"),
     ("dppo", {"actor_lr": -1}, "actor_lr must be > 0"),
     ("dppo", {"actor_lr": "abc"}, "expected float"),
     ("dppo", {"unknown_key": 1}, "unknown option 'unknown_key'"),
@@ -78,15 +82,16 @@ def test_every_builtin_method_validates_its_options(method_id, options, message)
     assert info.value.exit_code == 2
 
 
-@pytest.mark.parametrize("method_id", ["bc", "dppo", "entropy-rl", "bmd"])
+@pytest.mark.parametrize("method_id", ["bc", "dppo", "entropy-rl", "dsrl", "res", "bmd",
+                                       "res-bmd"])
 def test_every_builtin_method_applies_its_options(method_id):
     from benchmark.registry import get_method_class
 
-    method, applied = configure_method(get_method_class(method_id)(), method_id,
-                                       {"diffusion.ddim_steps": 5, "hidden_dims": "64x64"})
+    method, applied = configure_method(get_method_class(method_id)(), method_id, {
+        "diffusion.ddim_steps": 5, "diffusion.hidden_dims": "64x64"})
     assert method.config() != get_method_class(method_id)().config()
     assert method.diffusion.ddim_steps == 5 and method.diffusion.hidden_dims == (64, 64)
-    assert applied == {"diffusion.ddim_steps": 5, "hidden_dims": (64, 64)}
+    assert applied == {"diffusion.ddim_steps": 5, "diffusion.hidden_dims": (64, 64)}
 
 
 def test_entropy_rl_is_dppo_with_a_bonus():
@@ -123,16 +128,12 @@ def avoid_policy(avoid_ctx):
                            cfg=TINY, steps=20, batch_size=32, seed=0)
 
 
-@pytest.mark.parametrize("cls", [BCMethod, DPPOMethod, EntropyRLMethod, BMDMethod])
+@pytest.mark.parametrize("cls", [BCMethod, DPPOMethod, EntropyRLMethod])
 def test_finetune_save_load_and_act_on_avoid(cls, avoid_ctx, avoid_policy, tmp_path):
     import torch
 
     method = cls(diffusion=TINY)
-    if cls is BMDMethod:
-        method = cls(diffusion=TINY, finetune=BMDMethod.config_class(
-            n_modes=2, discovery_episodes=16, kmeans_restarts=2, critic_hidden_dims=(16,),
-            disc_hidden_dims=(16,), disc_pretrain_epochs=2))
-    elif cls is not BCMethod:
+    if cls is not BCMethod:
         method = cls(diffusion=TINY, finetune=cls.config_class(critic_hidden_dims=(16,)))
     # the pretrained stage written by bc is read by every method
     BCMethod(diffusion=TINY).save(avoid_policy, tmp_path / "pre")
@@ -152,11 +153,6 @@ def test_finetune_save_load_and_act_on_avoid(cls, avoid_ctx, avoid_policy, tmp_p
     assert changed, "fine-tuning did not update actor_ft"
     method.save(tuned, tmp_path / "ft")
     again = method.load(tmp_path / "ft", avoid_ctx)
-    if cls is BMDMethod:
-        assert isinstance(tuned, ModeSelectablePolicy) and tuned.n_modes >= 1
-        tuned.set_mode(0)
-        again.set_mode(0)
-        assert "cluster_sizes" in tuned.meta
     torch.manual_seed(9)
     a = tuned.act(obs)
     torch.manual_seed(9)
