@@ -42,6 +42,7 @@ BUILTIN_METHODS: dict[str, str] = {
     "res": "baselines.steer:RESMethod",
     "bmd": "baselines.steer:BMDMethod",
     "res-bmd": "baselines.steer:RESBMDMethod",
+    "dppo-bmd": "baselines.steer:DPPOBMDMethod",
 }
 
 _RUNTIME_METHODS: dict[str, type] = {}

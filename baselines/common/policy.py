@@ -146,6 +146,8 @@ class DiffusionPolicy:
             raise ValueError(f"ft_denoising_steps must be in [1, {self.model.cfg.ddim_steps}]")
         if self.model.actor_ft is None:
             self.model.actor_ft = copy.deepcopy(self.model.actor)
+        for p in self.model.actor_ft.parameters():  # trainable even if the base was frozen first
+            p.requires_grad_(True)
         self.model.ft_denoising_steps = k
         for p in self.model.actor.parameters():
             p.requires_grad_(False)

@@ -139,8 +139,9 @@ class DPPOTrainer:
         self.history: list[dict[str, float]] = []
 
     # -------------------------------------------------------------- hooks
-    def initial_noise(self, n: int) -> torch.Tensor:
-        """Initial DDIM noise for the N envs' current decisions, (N, H * A)."""
+    def initial_noise(self, n: int, cond: torch.Tensor) -> torch.Tensor:
+        """Initial DDIM noise for the N envs' current decisions, (N, H * A), given their
+        normalised observations ``cond`` (N, obs_dim) (a steering policy reads them)."""
         return torch.randn(n, self.policy.model.flat_dim, generator=self.gen,
                            device=self.device)
 
@@ -221,7 +222,7 @@ class DPPOTrainer:
                 extras.setdefault(key, []).append(val)
             cond = pol.normalize_obs(obs)
             x, chain = pol.model.sample(
-                cond, self.initial_noise(n), deterministic=False, eta=eta,
+                cond, self.initial_noise(n, cond), deterministic=False, eta=eta,
                 min_sampling_std=cfg.min_sampling_denoising_std,
                 randn_clip_value=cfg.randn_clip_value, return_chain=True, generator=self.gen,
                 deterministic_base=self.deterministic_base)

@@ -9,6 +9,8 @@
   latent z drawn once per episode; q_φ(z | s) and the reward λ (log q_φ(z|s') − log p(z));
   two stages and a short-to-long horizon curriculum. ``--mode k`` forces z.
 * ``res-bmd`` — RES[BMD]: steering with z and a residual, trained together.
+* ``dppo-bmd`` — DPPO[BMD]: DPPO on the denoiser's last steps plus z-conditioned steering
+  (:mod:`baselines.steer.dppo_bmd`).
 
 The adapters import no torch; the algorithms live in :mod:`baselines.steer.trainer`.
 """
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from baselines.common.config import DiffusionConfig
 from baselines.common.method import DiffusionMethodBase
+from baselines.dppo import DPPOMethod
 from baselines.steer.config import BMDConfig, SteerConfig
 from benchmark.errors import AdapterError
 
@@ -146,5 +149,67 @@ class RESBMDMethod(SteerMethodBase):
     default_bmd = BMDConfig()
 
 
-__all__ = ["BMDMethod", "DSRLMethod", "RESBMDMethod", "RESMethod", "SteerMethodBase",
-           "SteerMethodConfig"]
+@dataclass(frozen=True)
+class DPPOBMDMethodConfig:
+    """dppo-bmd's configs: backbone, DPPO, the steering actor and the regulariser."""
+
+    diffusion: DiffusionConfig
+    finetune: Any
+    steer: SteerConfig
+    bmd: BMDConfig
+
+
+class DPPOBMDMethod(DPPOMethod):
+    """DPPO[BMD]: DPPO fine-tuning with BMD's z-conditioned steering and MI reward."""
+
+    name = "dppo-bmd"
+    version = "1"
+    description = "DPPO[BMD]: DPPO on the last denoising steps + z-conditioned noise steering"
+
+    def __init__(self, diffusion: DiffusionConfig | None = None, finetune: Any | None = None,
+                 steer: SteerConfig | None = None, bmd: BMDConfig | None = None) -> None:
+        super().__init__(diffusion, finetune)
+        self.steer_config = steer or SteerConfig(steer=True, residual=False)
+        self.bmd_config = bmd or BMDConfig()
+
+    def config(self) -> DPPOBMDMethodConfig:
+        """All four configs."""
+        return DPPOBMDMethodConfig(self.diffusion, self.finetune_config, self.steer_config,
+                                   self.bmd_config)
+
+    def option_configs(self) -> dict[str, Any]:
+        """``finetune`` (DPPO), ``steer``, ``bmd`` and the backbone."""
+        base = super().option_configs()
+        return {"finetune": base.pop("finetune"), "steer": self.steer_config,
+                "bmd": self.bmd_config, **base}
+
+    def set_option_configs(self, configs: dict[str, Any]) -> None:
+        """Install the configured configs."""
+        super().set_option_configs(configs)
+        self.steer_config, self.bmd_config = configs["steer"], configs["bmd"]
+
+    def selectable_modes(self) -> int | None:
+        """K latent modes."""
+        return self.bmd_config.n_latent
+
+    def prepare_policy(self, policy: Any, cfg: Any, ctx: RunContext) -> Any:
+        """Wrap the pretrained policy with a z-conditioned steering actor."""
+        from baselines.steer.policy import LatentSteeredPolicy
+
+        steered = LatentSteeredPolicy.wrap(policy, self.bmd_config.n_latent)
+        s = self.steer_config
+        steered.add_actors(True, False, s.hidden_dims, s.init_log_std, s.noise_bound,
+                           s.residual_scale, s.deterministic_eval)
+        return steered
+
+    def make_trainer(self, policy: Any, cfg: Any, ctx: RunContext) -> Any:
+        """The composed trainer."""
+        from baselines.steer.dppo_bmd import DPPOBMDTrainer
+
+        decisions = math.ceil(ctx.spec.max_episode_steps / ctx.spec.chunk.act_steps)
+        return DPPOBMDTrainer(policy, cfg, self.steer_config, self.bmd_config,
+                              ctx.budget.n_envs, decisions, ctx.device, ctx.seed)
+
+
+__all__ = ["BMDMethod", "DPPOBMDMethod", "DSRLMethod", "RESBMDMethod", "RESMethod",
+           "SteerMethodBase", "SteerMethodConfig"]

@@ -26,6 +26,7 @@ from torch import nn
 from baselines.common.nets import CriticObs
 from baselines.common.ppo import RunningRewardScaler, gae, ppo_policy_loss
 from baselines.steer.config import BMDConfig, SteerConfig
+from baselines.steer.curriculum import HorizonLimit
 from baselines.steer.latent import LatentRegularizer
 from baselines.steer.policy import SteeredPolicy
 from benchmark.errors import TrainingError
@@ -73,8 +74,7 @@ class SteerTrainer:
         return None if self.latent is None else self.latent.latent_input()
 
     def collect(self, venv: Any, obs: np.ndarray, n_steps: int, firsts: np.ndarray,
-                counters: np.ndarray, horizon: int | None, p_residual: float
-                ) -> tuple[dict[str, torch.Tensor], np.ndarray, np.ndarray]:
+                p_residual: float) -> tuple[dict[str, torch.Tensor], np.ndarray, np.ndarray]:
         """Run ``n_steps`` decisions in every env; returns tensors (S*N, ...), the last
         observations and the next decision's episode-start mask."""
         pol, dev = self.policy, self.device
@@ -86,7 +86,6 @@ class SteerTrainer:
             t0 = time.perf_counter()
             if self.latent is not None:
                 self.latent.start_episodes(firsts)
-            counters[firsts] = 0
             with torch.no_grad():
                 cond = pol.normalize_obs(obs)
                 latent = self._latent()
@@ -124,11 +123,6 @@ class SteerTrainer:
                 for i in np.flatnonzero(infos["_final_obs"]):
                     true_next[i] = infos["final_obs"][i]
             self.env_steps += int(np.sum(infos.get("env_steps", pol.act_steps)))
-            counters += 1
-            if horizon is not None:  # the curriculum's horizon: truncate and start anew
-                for i in np.flatnonzero(~done & (counters >= horizon)):
-                    next_obs[i] = venv.envs[i].reset()[0]
-                    done[i] = True
             z = (self.latent.z.clone() if self.latent is not None
                  else torch.zeros(n, dtype=torch.long, device=dev))
             for key, val in (("cond", cond), ("latent", latent if latent is not None else
@@ -227,14 +221,15 @@ class SteerTrainer:
         scaler = RunningRewardScaler(n, self.cfg.gamma) if self.cfg.reward_scale_running \
             else None
         firsts = np.ones(n, dtype=bool)
-        counters = np.zeros(n, dtype=int)
+        venv = HorizonLimit(venv)
         name = type(self).__name__.replace("Trainer", "")
         with progress.task(f"fine-tune {name}", total=iterations) as advance:
             for itr in range(iterations):
                 stage = self.bmd.stage(itr, iterations) if self.bmd is not None else 2
                 horizon = (self.bmd.horizon(itr, iterations, self.max_decisions)
                            if self.bmd is not None else None)
-                b, obs, firsts = self.collect(venv, obs, n_steps, firsts, counters, horizon,
+                venv.horizon = horizon
+                b, obs, firsts = self.collect(venv, obs, n_steps, firsts,
                                               self.residual_probability(itr, iterations))
                 t0 = time.perf_counter()
                 flat = {k: v.reshape(v.shape[0] * v.shape[1], *v.shape[2:]).to(self.device)

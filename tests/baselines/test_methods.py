@@ -82,7 +82,7 @@ def test_every_builtin_method_validates_its_options(method_id, options, message)
     assert info.value.exit_code == 2
 
 
-@pytest.mark.parametrize("method_id", ["bc", "dppo", "entropy-rl", "dsrl", "res", "bmd",
+@pytest.mark.parametrize("method_id", ["bc", "dppo", "entropy-rl", "dsrl", "res", "bmd", "dppo-bmd",
                                        "res-bmd"])
 def test_every_builtin_method_applies_its_options(method_id):
     from benchmark.registry import get_method_class

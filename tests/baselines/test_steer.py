@@ -154,3 +154,45 @@ def test_a_non_finite_loss_stops_training(pretrained_dir, avoid_ctx, monkeypatch
     monkeypatch.setattr(trainer_module, "ppo_policy_loss", nan_loss)
     with pytest.raises(TrainingError, match="non-finite"):
         method.finetune(method.load(pretrained_dir, avoid_ctx), avoid_ctx)
+
+
+def test_the_horizon_limit_truncates_and_reports_the_final_observation(avoid_ctx):
+    from baselines.steer.curriculum import HorizonLimit
+
+    venv = HorizonLimit(avoid_ctx.make_vector_env(2, 0))
+    obs, _ = venv.reset(seed=[1, 2])
+    venv.horizon = 3
+    act = np.zeros((2, avoid_ctx.spec.chunk.act_steps, avoid_ctx.spec.act_dim), np.float32)
+    for _ in range(3):
+        prev = obs
+        obs, _, term, trunc, infos = venv.step(act)
+    assert trunc.all() and not term.any()  # cut at 3 decisions (avoid runs far longer)
+    assert infos["_final_obs"].all()
+    assert not np.allclose(infos["final_obs"][0], obs[0])  # obs is the next episode's start
+    assert prev.shape == obs.shape
+    venv.close()
+
+
+def test_dppo_bmd_tunes_the_denoiser_copy_and_the_steering_actor(pretrained_dir, avoid_ctx,
+                                                                 tmp_path):
+    from baselines.dppo.config import DPPOConfig
+    from baselines.steer import DPPOBMDMethod
+
+    method = DPPOBMDMethod(diffusion=TINY, finetune=DPPOConfig(critic_hidden_dims=(16,)),
+                           steer=SteerConfig(hidden_dims=(16,), update_epochs=2,
+                                             minibatch_size=16), bmd=SMALL_BMD)
+    pre = method.load(pretrained_dir, avoid_ctx)
+    frozen = copy.deepcopy(pre.model.actor.state_dict())
+    tuned = method.finetune(pre, avoid_ctx)
+    assert isinstance(tuned, LatentSteeredPolicy) and tuned.model.actor_ft is not None
+    for k, v in tuned.model.actor.state_dict().items():
+        assert torch.equal(v, frozen[k])
+    assert any(not torch.equal(v, frozen[k])
+               for k, v in tuned.model.actor_ft.state_dict().items()), "DPPO did not train"
+    hist = method.last_trainer.history
+    assert all("steer_pg_loss" in h and "q_loss" in h for h in hist)
+    method.save(tuned, tmp_path / "ft")
+    again = method.load(tmp_path / "ft", avoid_ctx)
+    obs = np.zeros((3, avoid_ctx.spec.obs_dim), np.float32)
+    keys = np.array([5, 6, 7], dtype=np.int64)
+    np.testing.assert_array_equal(tuned.act_episodes(obs, keys), again.act_episodes(obs, keys))
