@@ -121,14 +121,17 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
     raise UsageError(f"option {key!r} ({expected}) cannot be set from the command line")
 
 
-def configure_method(method: Any, method_id: str, options: Mapping[str, Any]
-                     ) -> tuple[Any, dict[str, Any]]:
-    """Apply ``options`` to a method instance through its ``configure`` hook.
+def configure_method(method: Any, method_id: str, options: Mapping[str, Any],
+                     spec: Any | None = None) -> tuple[Any, dict[str, Any]]:
+    """Give a method its task's defaults (``for_task``), then apply ``options`` through its
+    ``configure`` hook.
 
     Args:
         method: A method adapter instance.
         method_id: Its registry id (for messages).
         options: ``-o`` overrides.
+        spec: The task's spec; a method with ``for_task(spec)`` returns a copy with its
+            defaults for that task (``dppo``: DPPO's config for the task's family).
 
     Returns:
         The configured method and the options it applied (typed; what runs log and hash).
@@ -138,6 +141,8 @@ def configure_method(method: Any, method_id: str, options: Mapping[str, Any]
         AdapterError: ``configure`` returned something that is not a method.
     """
     options = dict(options)
+    if spec is not None and hasattr(method, "for_task"):
+        method = method.for_task(spec)
     configure = getattr(method, "configure", None)
     if configure is None:
         if options:

@@ -189,7 +189,7 @@ def prepare(req: EvalRequest) -> tuple[EvalRequest, Task, Any]:
     method_cls = get_method_class(req.method)
     resolve_levels(task, req.perturbations)
     check_device(req.device or task.spec.budget(req.tier).device)
-    method, applied = configure_method(method_cls(), req.method, req.options)
+    method, applied = configure_method(method_cls(), req.method, req.options, task.spec)
     if req.mode is not None:
         n_modes = method.selectable_modes() if hasattr(method, "selectable_modes") else None
         if hasattr(method, "selectable_modes") and n_modes is None:

@@ -58,18 +58,36 @@ class Diffusion(nn.Module):
         betas = torch.tensor(cosine_beta_schedule(cfg.denoising_steps), dtype=torch.float32)
         alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)
         self.register_buffer("alphas_cumprod", alphas_cumprod, persistent=False)
+        self._set_schedule(alphas_cumprod)
+
+    def _set_schedule(self, alphas_cumprod: torch.Tensor) -> None:
+        cfg = self.cfg
         step_ratio = cfg.denoising_steps // cfg.ddim_steps
         if cfg.ddim_spacing == "leading":  # DPPO's choice: first DDIM step at t < T - 1
             ddim_t = torch.arange(0, cfg.ddim_steps) * step_ratio
         else:  # "trailing": the first DDIM step is t = T - 1, where the input is pure noise
             ddim_t = torch.arange(1, cfg.ddim_steps + 1) * step_ratio - 1
         ddim_alphas = alphas_cumprod[ddim_t]
-        ddim_alphas_prev = torch.cat([torch.ones(1), alphas_cumprod[ddim_t[:-1]]])
+        ddim_alphas_prev = torch.cat([torch.ones(1, device=alphas_cumprod.device),
+                                      alphas_cumprod[ddim_t[:-1]]])
         # flipped so index 0 is the first (noisiest) DDIM step
         self.register_buffer("ddim_t", torch.flip(ddim_t, [0]), persistent=False)
         self.register_buffer("ddim_alphas", torch.flip(ddim_alphas, [0]), persistent=False)
         self.register_buffer("ddim_alphas_prev", torch.flip(ddim_alphas_prev, [0]),
                              persistent=False)
+
+    def set_ddim_steps(self, steps: int) -> None:
+        """Sample (and fine-tune) with a chain of ``steps`` steps instead of the config's.
+
+        ``steps = denoising_steps`` with eta = 1 is the DDPM chain (DPPO's state-based
+        configs). The config is replaced, so a saved policy keeps its chain.
+        """
+        import dataclasses
+
+        if self.actor_ft is not None and steps != self.cfg.ddim_steps:
+            raise ValueError("the chain of a policy being fine-tuned cannot change")
+        self.cfg = dataclasses.replace(self.cfg, ddim_steps=int(steps))
+        self._set_schedule(self.alphas_cumprod)
 
     # ------------------------------------------------------------------ training
     def loss(self, x0: torch.Tensor, cond: torch.Tensor,

@@ -41,7 +41,7 @@ def checkpoint_iterations(ctx: RunContext, iterations: int) -> dict[int, Any]:
 
 
 class DPPOMethod(DiffusionMethodBase):
-    """DPPO fine-tuning of the pretrained diffusion policy (DDIM chain, last K' steps).
+    """DPPO fine-tuning of the pretrained diffusion policy (the last K' steps of its chain).
 
     After :meth:`finetune`, ``last_trainer`` holds the trainer (per-iteration ``history``,
     ``timing`` split and ``env_steps``) for diagnostics and benchmarks.
@@ -53,8 +53,9 @@ class DPPOMethod(DiffusionMethodBase):
     """
 
     name = "dppo"
-    version = "1"
-    description = "DPPO: PPO on the last K' DDIM denoising steps (Ren et al. 2024)"
+    version = "2"
+    description = ("DPPO: PPO on the last 10 of 20 DDPM steps, DPPO's per-family configs "
+                   "(Ren et al. 2024)")
     config_class: type = DPPOConfig
 
     def __init__(self, diffusion: DiffusionConfig | None = None,
@@ -106,6 +107,19 @@ class DPPOMethod(DiffusionMethodBase):
             venv.close()
         self.last_trainer = trainer
         return trainer.policy
+
+    def for_task(self, spec: Any) -> DPPOMethod:
+        """A copy whose fine-tuning config takes DPPO's values for the task's family
+        (:data:`baselines.dppo.config.FAMILY_DEFAULTS`; the class defaults elsewhere)."""
+        import copy
+        import dataclasses
+
+        from baselines.dppo.config import FAMILY_DEFAULTS
+
+        out = copy.copy(self)
+        out.finetune_config = dataclasses.replace(self.finetune_config,
+                                                  **FAMILY_DEFAULTS.get(spec.name, {}))
+        return out
 
     def prepare_policy(self, policy: DiffusionPolicy, cfg: Any,
                        ctx: RunContext) -> DiffusionPolicy:

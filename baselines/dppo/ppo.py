@@ -4,8 +4,10 @@ The environment MDP (one step = one action chunk executed open-loop) is extended
 inner denoising MDP: each fine-tuned DDIM step ``x_j -> x_{j+1}`` is an action of a Gaussian
 policy ``N(mu_θ(x_j, s), σ_j^2)`` whose advantage is the environment decision's GAE
 advantage, discounted by ``gamma_denoising`` per remaining denoising step. The structure
-follows DPPO's ``train_ppo_diffusion_agent.py`` (collection, GAE, minibatches over
-(decision, denoising step) pairs, target-KL stop) and ``diffusion_ppo.py`` (the loss).
+follows DPPO's ``train_ppo_diffusion_agent.py`` (collection, GAE, minibatches of decisions
+that carry all K' denoising steps, target-KL stop) and ``diffusion_ppo.py`` (the loss:
+advantages normalised over decisions, repeated over the K' steps and discounted by
+``gamma_denoising``, a clip per step).
 
 Deviations from the public code, all deliberate:
 
@@ -116,6 +118,8 @@ class DPPOTrainer:
                  seed: int = 0) -> None:
         self.policy, self.cfg, self.device = policy, cfg, device
         model = policy.model
+        if cfg.chain == "ddpm" and model.actor_ft is None:
+            model.set_ddim_steps(model.cfg.denoising_steps)
         k = min(cfg.ft_denoising_steps, model.cfg.ddim_steps)
         policy.enable_finetuning(k)
         self.k = k
@@ -137,6 +141,9 @@ class DPPOTrainer:
         self.deterministic_base = False
         self.env_steps = 0
         self.history: list[dict[str, float]] = []
+        # decision indices of each minibatch of the last update (tests check that a
+        # decision's denoising steps are never split across minibatches)
+        self.minibatch_decisions: list[torch.Tensor] = []
 
     # -------------------------------------------------------------- hooks
     def initial_noise(self, n: int, cond: torch.Tensor) -> torch.Tensor:
@@ -257,8 +264,9 @@ class DPPOTrainer:
     # -------------------------------------------------------------- update
     def update(self, batch: Rollout, scaler: RunningRewardScaler | None,
                train_actor: bool) -> dict[str, float]:
-        """GAE + PPO epochs over (decision, denoising step) minibatches."""
+        """GAE + PPO epochs over minibatches of decisions (all K' steps of each)."""
         cfg, dev = self.cfg, self.device
+        self.minibatch_decisions = []
         s, n = batch.rewards.shape
         obs_t = torch.as_tensor(batch.obs.reshape(s * n, -1), device=dev)
         chains_t = torch.as_tensor(batch.chains.reshape(s * n, self.k + 1, -1), device=dev)
@@ -276,25 +284,32 @@ class DPPOTrainer:
         adv_t = torch.as_tensor(adv.reshape(-1), dtype=torch.float32, device=dev)
         ret_t = torch.as_tensor(ret.reshape(-1), dtype=torch.float32, device=dev)
         val_t = torch.as_tensor(values.reshape(-1), dtype=torch.float32, device=dev)
-        total = s * n * self.k
-        mb = min(cfg.batch_size, total)
+        total = s * n
+        # minibatches of decisions, each with all K' denoising steps (DPPO's agent): the
+        # advantage is normalised over decisions, then discounted per denoising step
+        mb = max(1, min(total, round(cfg.minibatch_fraction * total)))
         n_ddim = self.policy.model.cfg.ddim_steps
+        steps = torch.arange(self.k, device=dev)
+        discount = cfg.gamma_denoising ** (self.k - steps - 1).float()  # (K',)
         stats: dict[str, list[float]] = {}
         stop = False
         for _epoch in range(cfg.update_epochs):
             perm = torch.randperm(total, generator=self.gen, device=dev)
-            for start in range(0, total, mb):
-                ids = perm[start:start + mb]
-                bi, di = ids // self.k, ids % self.k
-                cond = obs_t[bi]
-                new_lp, std = self.logprobs(cond, chains_t[bi, di], chains_t[bi, di + 1],
-                                            n_ddim - self.k + di)
+            for start in range(0, total - mb + 1, mb):  # DPPO skips a last partial batch
+                bi = perm[start:start + mb]
                 a = adv_t[bi]
                 if cfg.norm_adv and len(a) > 1:
                     a = (a - a.mean()) / (a.std() + 1e-8)
-                a = a * cfg.gamma_denoising ** (self.k - di - 1).float()
-                pg_loss, info = ppo_policy_loss(new_lp, old_lp[bi, di], a, self.clip_coefs[di])
-                new_v = self.critic(cond)
+                # (B, K') grid: row = decision, column = its fine-tuned denoising step
+                rows = bi.repeat_interleave(self.k)
+                cols = steps.repeat(len(bi))
+                cond = obs_t[rows]
+                new_lp, std = self.logprobs(cond, chains_t[rows, cols],
+                                            chains_t[rows, cols + 1], n_ddim - self.k + cols)
+                a_k = (a[:, None] * discount[None, :]).reshape(-1)
+                pg_loss, info = ppo_policy_loss(new_lp, old_lp[rows, cols], a_k,
+                                                self.clip_coefs[cols])
+                new_v = self.critic(obs_t[bi])
                 if cfg.clip_vloss_coef is not None:
                     v_clip = val_t[bi] + (new_v - val_t[bi]).clamp(-cfg.clip_vloss_coef,
                                                                     cfg.clip_vloss_coef)
@@ -322,6 +337,7 @@ class DPPOTrainer:
                     self.actor_optim.step()
                     if self.eta_optim is not None:
                         self.eta_optim.step()
+                self.minibatch_decisions.append(bi)
                 for key, val in (("pg_loss", pg_loss.item()), ("v_loss", v_loss.item()),
                                  ("entropy", entropy.item()), *info.items()):
                     stats.setdefault(key, []).append(val)

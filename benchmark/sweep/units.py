@@ -203,19 +203,24 @@ def plan_units(cfg: SweepConfig, build_datasets: bool = True,
     from benchmark.runner import method_config_hash, resolve_levels
 
     tasks = resolve_tasks(cfg.tasks)
-    configs: dict[str, str] = {}
-    for m in dict.fromkeys(cfg.methods):
-        method, applied = configure_method(get_method_class(m)(), m, dict(cfg.options))
-        configs[m] = method_config_hash(method, applied, None)
+    methods = list(dict.fromkeys(cfg.methods))
+    # per (method, task): a method may take task-specific defaults (dppo: DPPO's family config)
+    configs: dict[tuple[str, str], str] = {}
+    for m in methods:
+        for task in tasks:
+            method, applied = configure_method(get_method_class(m)(), m, dict(cfg.options),
+                                               task.spec)
+            configs[(m, task.spec.id)] = method_config_hash(method, applied, None)
     per_task = []
     for task in tasks:
         levels = tuple(lv.name for _, lv in resolve_levels(task, cfg.perturbations))
         per_task.append((task, levels, _dataset_hash(task, build_datasets, progress)))
     units: dict[tuple[Any, ...], Unit] = {}
-    for m, cfg_hash in configs.items():
+    for m in methods:
         for task, levels, ds_hash in per_task:
             spec = task.spec
             spec_hash = spec.hash()
+            cfg_hash = configs[(m, spec.id)]
             for seed in sorted(set(cfg.seeds)):
                 key = None if ds_hash is None else unit_key(
                     m, spec.id, spec_hash, ds_hash, seed, cfg.tier, cfg_hash, levels)

@@ -17,7 +17,7 @@ from baselines.common.ppo import (
 )
 from baselines.dppo.config import DPPOConfig
 from baselines.dppo.ppo import DPPOTrainer
-from benchmark.errors import TrainingError
+from benchmark.errors import TrainingError, UsageError
 
 
 def test_gae_matches_a_hand_computed_case():
@@ -158,3 +158,95 @@ def test_learned_eta_stays_in_bounds_and_starts_at_eta():
     with pytest.raises(ValueError):
         DPPOConfig(learn_eta=True, eta=1.0, max_eta=1.0)
     assert math.isclose(float(Eta(DPPOConfig(), 8, 2)()), 1.0)
+
+
+def _rollout(policy, k, s=4, n=5, seed=0):
+    from baselines.dppo.ppo import Rollout
+
+    rng = np.random.default_rng(seed)
+    flat = policy.model.flat_dim
+    return Rollout(
+        obs=rng.normal(size=(s, n, 4)).astype(np.float32),
+        chains=rng.normal(size=(s, n, k + 1, flat)).astype(np.float32),
+        rewards=rng.normal(size=(s, n)), intrinsic=np.zeros((s, n)),
+        terminated=np.zeros((s, n)), dones=np.zeros((s, n)), firsts=np.zeros((s, n)),
+        next_obs=rng.normal(size=(s, n, 4)).astype(np.float32))
+
+
+def test_a_minibatch_carries_every_denoising_step_of_its_decisions(tiny_policy, monkeypatch):
+    """Issue 15: DPPO batches decisions, each with all K' steps; modebench had mixed random
+    (decision, step) pairs, splitting a decision's steps over minibatches."""
+    import copy
+    from collections import Counter
+
+    policy = copy.deepcopy(tiny_policy)
+    k = 3
+    trainer = DPPOTrainer(policy, DPPOConfig(ft_denoising_steps=k, critic_hidden_dims=(16,),
+                                             update_epochs=2, minibatch_fraction=0.25,
+                                             target_kl=None))
+    calls = []
+    original = trainer.logprobs
+
+    def spy(cond, x_prev, x_next, index):
+        calls.append((x_prev.detach().clone(), index.clone()))
+        return original(cond, x_prev, x_next, index)
+
+    monkeypatch.setattr(trainer, "logprobs", spy)
+    batch = _rollout(policy, k)
+    trainer.update(batch, None, train_actor=True)
+    chains = torch.as_tensor(batch.chains.reshape(-1, k + 1, policy.model.flat_dim))
+    n_ddim = policy.model.cfg.ddim_steps
+    calls = calls[k:]  # the first K' calls score the old log-probabilities, step by step
+    assert len(calls) == 2 * 4  # 2 epochs x (20 decisions / 5 per minibatch)
+    for x_prev, index in calls:
+        # identify each row's decision by its chain state; every decision appears with
+        # exactly the K' fine-tuned steps
+        per_decision = Counter()
+        for row, idx in zip(x_prev, index, strict=True):
+            step = int(idx) - (n_ddim - k)
+            match = torch.nonzero(torch.all(chains[:, step] == row, dim=1)).flatten()
+            per_decision[int(match[0])] += 1
+        assert set(per_decision.values()) == {k}, "a decision's steps were split"
+        assert len(per_decision) == 5
+    seen = torch.cat(trainer.minibatch_decisions[:4]).tolist()
+    assert sorted(seen) == list(range(20))  # one epoch = a partition of the decisions
+
+
+def test_dppo_takes_dppos_config_for_the_task_family():
+    from baselines.dppo.config import FAMILY_DEFAULTS
+    from benchmark.options import configure_method
+    from benchmark.registry import get_method_class, get_task
+
+    avoid, _ = configure_method(get_method_class("dppo")(), "dppo", {},
+                                get_task("avoid").spec)
+    cfg = avoid.finetune_config
+    # cfg/d3il/finetune/avoid_m1/ft_ppo_diffusion_mlp.yaml
+    assert (cfg.actor_lr, cfg.clip_ploss_coef, cfg.gamma_denoising, cfg.update_epochs) == (
+        1e-5, 0.1, 0.95, 10)
+    assert cfg.chain == "ddpm" and cfg.ft_denoising_steps == 10
+    anymal, _ = configure_method(get_method_class("dppo")(), "dppo", {},
+                                 get_task("anymal").spec)
+    assert anymal.finetune_config.actor_lr == 1e-4  # gym (hopper) config
+    assert FAMILY_DEFAULTS["kitchen"] is FAMILY_DEFAULTS["robosuite-lift"]
+    # an option overrides the family value, and the family value is "the default"
+    tuned, applied = configure_method(get_method_class("dppo")(), "dppo",
+                                      {"actor_lr": 3e-4}, get_task("avoid").spec)
+    assert tuned.finetune_config.actor_lr == 3e-4 and tuned.finetune_config.clip_ploss_coef == 0.1
+    with pytest.raises(UsageError, match="is the default"):
+        configure_method(get_method_class("dppo")(), "dppo", {"actor_lr": 1e-5},
+                         get_task("avoid").spec)
+
+
+def test_the_ddpm_chain_is_the_backbones_training_steps(tiny_policy):
+    import copy
+
+    policy = copy.deepcopy(tiny_policy)
+    DPPOTrainer(policy, DPPOConfig(critic_hidden_dims=(16,)))
+    assert policy.model.cfg.ddim_steps == policy.model.cfg.denoising_steps
+    assert policy.model.ft_denoising_steps == min(10, policy.model.cfg.denoising_steps)
+    # eta = 1 on a chain of all T steps = the DDPM posterior at every step
+    x, cond = torch.randn(2, policy.model.flat_dim), torch.zeros(2, 4)
+    mu, sigma = policy.model.p_mean_std(x, 0, cond, 1.0, use_base_policy=True)
+    t = policy.model.cfg.denoising_steps - 1
+    a, a_prev = policy.model.alphas_cumprod[t], policy.model.alphas_cumprod[t - 1]
+    torch.testing.assert_close(sigma.squeeze(), ((1 - a_prev) / (1 - a) * (1 - a / a_prev)).sqrt())
