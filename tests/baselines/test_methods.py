@@ -97,7 +97,7 @@ def test_every_builtin_method_applies_its_options(method_id):
 def test_entropy_rl_is_dppo_with_a_bonus():
     cfg = EntropyRLMethod().config().finetune
     assert isinstance(cfg, EntropyRLConfig) and isinstance(cfg, DPPOConfig)
-    assert cfg.ent_coef > 0 and cfg.learn_eta
+    assert cfg.alpha > 0 and not cfg.learn_eta and cfg.eta <= 1
     assert DPPOMethod().config().finetune.ent_coef == 0
 
 
