@@ -278,8 +278,9 @@ def seed_metrics(task: Task, records: list[EpisodeRecord], levels: list[str],
 
     A label is a present mode (mode count, retention) when it holds at least
     :func:`benchmark.mode_metrics.mode_threshold` of the successes (a quarter of a uniform
-    share over the task's demonstrated modes). Records of other levels (forced-z episodes)
-    are ignored here.
+    share over the task's demonstrated modes). Mode count and entropy are left out (undefined)
+    at a level without a successful episode. Records of other levels (forced-z episodes) are
+    ignored here.
     """
     spec = task.spec
     threshold = mode_metrics.mode_threshold(len(spec.modes))
@@ -293,14 +294,16 @@ def seed_metrics(task: Task, records: list[EpisodeRecord], levels: list[str],
         dists[level] = dist
         success[level] = metrics.success_rate(succ)
         per_mode = mode_metrics.per_mode_success(dist, len(recs), spec.modes, spec.mode_weights)
-        for name, value in (
+        values = [
             (schema.SUCCESS_RATE, success[level]),
-            (schema.MODE_COUNT, metrics.mode_count(dist, threshold)),
-            (schema.MODE_ENTROPY, metrics.mode_entropy(dist, len(spec.modes))),
             (schema.MEAN_RETURN, float(np.mean([r.ret for r in recs]))),
             (schema.SRM, mode_metrics.srm(per_mode)),
             (schema.MODES_COVERED, mode_metrics.modes_covered(per_mode)),
-        ):
+        ]
+        if dist:  # without a successful episode there is no mode distribution to describe
+            values += [(schema.MODE_COUNT, metrics.mode_count(dist, threshold)),
+                       (schema.MODE_ENTROPY, metrics.mode_entropy(dist, len(spec.modes)))]
+        for name, value in values:
             out[schema.level_metric(name, level)] = value
             if level == "nominal":
                 out[name] = value

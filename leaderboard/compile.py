@@ -127,6 +127,8 @@ class GroupStats:
         superseded: Older re-runs of the same seeds that were left out.
         progress: Tasks with subtasks (kitchen): ``"p<n>"`` -> share of nominal episodes
             completing at least n subtasks, over the seeds that logged it.
+        n_no_success: Seeds without a successful nominal episode (their mode count and
+            H(π) are undefined and left out of those cells).
     """
 
     task: str
@@ -140,6 +142,12 @@ class GroupStats:
     results: tuple[SeedResult, ...]
     superseded: int = 0
     progress: Mapping[str, Estimate] = field(default_factory=dict)
+    n_no_success: int = 0
+
+    @property
+    def dirty(self) -> bool:
+        """Whether a seed was run from a commit with uncommitted changes (``+dirty``)."""
+        return any(r.git_commit.endswith("+dirty") for r in self.results)
 
     @property
     def n_seeds(self) -> int:
@@ -189,8 +197,10 @@ class TierBoard:
         tier: Tier name.
         tasks: One board per task, sorted by task id.
         methods: Row labels present in the tier, best aggregate success first.
-        iqm: Row label -> {"success"|"mode_entropy": IQM estimate over all tasks and seeds}.
-        iqm_tasks: Row label -> number of tasks the IQM is over.
+        iqm: Row label -> {"success"|"mode_entropy": IQM estimate over the seeds of the
+            tasks *every* row of the tier ran (empty when no task is common to all).
+        iqm_tasks: Row label -> number of tasks the IQM is over (the common ones).
+        common_tasks: The tasks the aggregates are over.
         poi: (X, Y) -> P(X > Y) on success rate over the tasks both have, X != Y.
         poi_methods: The methods of the matrix: the best :data:`POI_MAX_METHODS` of
             ``methods``.
@@ -203,6 +213,7 @@ class TierBoard:
     iqm_tasks: Mapping[str, int]
     poi: Mapping[tuple[str, str], Estimate]
     poi_methods: tuple[str, ...] = ()
+    common_tasks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -318,6 +329,27 @@ def row_label(r: SeedResult) -> str:
     return label
 
 
+def _split_versions(groups: Mapping[tuple[str, str, str], list[SeedResult]]
+                    ) -> dict[tuple[str, str, str], list[SeedResult]]:
+    """Never average runs of another method version or config: such a row is split, and the
+    parts are labelled ``v<version>`` (or ``cfg <hash>`` when only the config differs)."""
+    out: dict[tuple[str, str, str], list[SeedResult]] = {}
+    for (task, label, tier), rs in groups.items():
+        parts: dict[tuple[str, str], list[SeedResult]] = defaultdict(list)
+        for r in rs:
+            parts[(r.method_version, r.config_hash)].append(r)
+        if len(parts) == 1:
+            out[(task, label, tier)] = rs
+            continue
+        versions = {v for v, _ in parts}
+        for (version, cfg_hash), part in parts.items():
+            tag = f"v{version or '?'}"
+            if len(versions) < len(parts):  # same version, several configs
+                tag += f" cfg {cfg_hash[:8] or '?'}"
+            out[(task, f"{label} ({tag})", tier)] = part
+    return out
+
+
 def _finite_estimates(values: np.ndarray) -> list[Estimate | None]:
     """Bootstrap CIs of every column of (n_seeds, k); NaN = not logged for that seed."""
     out: list[Estimate | None] = [None] * values.shape[1]
@@ -330,6 +362,19 @@ def _finite_estimates(values: np.ndarray) -> list[Estimate | None]:
     for c in np.flatnonzero(~full & finite.any(axis=0)):
         out[c] = metrics.bootstrap_ci(values[finite[:, c], c])
     return out
+
+
+UNDEFINED_WITHOUT_SUCCESS = (schema.MODE_COUNT, schema.MODE_ENTROPY)
+"""Metrics of the mode distribution of successful episodes: undefined for a seed (or level)
+with no successful episode, left out of its row's estimate and counted separately (older runs
+logged 0, which reads as "collapsed")."""
+
+
+def _undefined(r: SeedResult, name: str) -> bool:
+    base, _, level = name.partition("/")
+    if base not in UNDEFINED_WITHOUT_SUCCESS:
+        return False
+    return r.metric(schema.SUCCESS_RATE, level or None) == 0.0
 
 
 def _group_stats(task: str, label: str, tier: str, spec: TaskSpec,
@@ -351,7 +396,7 @@ def _group_stats(task: str, label: str, tier: str, spec: TaskSpec,
             v = r.metrics.get(name)
             if v is None and "/nominal" in name:  # nominal level = the plain metric
                 v = r.metrics.get(name.split("/")[0])
-            if v is not None and math.isfinite(v):
+            if v is not None and math.isfinite(v) and not _undefined(r, name):
                 mat[i, j] = v
     ests = _finite_estimates(mat)
     cells: dict[str, Estimate | None] = dict(zip(keys, ests[: len(keys)], strict=True))
@@ -374,14 +419,17 @@ def _group_stats(task: str, label: str, tier: str, spec: TaskSpec,
                             key=lambda n: int(n[1:]))
     progress = {n: metrics.bootstrap_ci([r.metrics[n] for r in rows if n in r.metrics])
                 for n in progress_names}
+    no_success = sum(1 for r in rows if r.metric(schema.SUCCESS_RATE) == 0.0)
     return GroupStats(task, rows[0].method, label, tier, seeds, cells, tuple(levels), ordered,
-                      tuple(rows), superseded=len(results) - len(rows), progress=progress)
+                      tuple(rows), superseded=len(results) - len(rows), progress=progress,
+                      n_no_success=no_success)
 
 
 _PROGRESS = re.compile(r"^p\d+$")  # kitchen-style partial progress p1..pN (runner)
 
 
-def _aggregates(tasks: Sequence[TaskBoard]) -> tuple[dict, dict, dict, tuple[str, ...]]:
+def _aggregates(tasks: Sequence[TaskBoard]
+                ) -> tuple[dict, dict, dict, tuple[str, ...], tuple[str, ...]]:
     per_method: dict[str, dict[str, dict[str, np.ndarray]]] = defaultdict(
         lambda: {"success": {}, "mode_entropy": {}})
     for tb in tasks:
@@ -392,26 +440,32 @@ def _aggregates(tasks: Sequence[TaskBoard]) -> tuple[dict, dict, dict, tuple[str
                 vals = vals[np.isfinite(vals)]
                 if vals.size:
                     per_method[row.label][key][tb.task] = vals
+    # aggregate over the tasks every method of the tier ran: an IQM over two tasks is not
+    # comparable with one over a single task (rows with partial coverage are not ranked)
+    task_sets = [set(by_key["success"]) for by_key in per_method.values()]
+    common = set.intersection(*task_sets) if task_sets else set()
     iqm: dict[str, dict[str, Estimate]] = {}
     n_tasks: dict[str, int] = {}
     for label, by_key in per_method.items():
-        iqm[label] = {k: metrics.aggregate_iqm(v) for k, v in by_key.items() if v}
-        n_tasks[label] = len(by_key["success"])
+        iqm[label] = {k: metrics.aggregate_iqm({t: x for t, x in v.items() if t in common})
+                      for k, v in by_key.items() if common & set(v)}
+        n_tasks[label] = len(common & set(by_key["success"]))
     order = tuple(sorted(per_method, key=lambda m: (
         -(iqm[m]["success"].value if "success" in iqm[m] else -1.0), m)))
     poi: dict[tuple[str, str], Estimate] = {}
     top = order[:POI_MAX_METHODS]
     for i, a in enumerate(top):
         for b in top[i + 1:]:
-            xa, xb = per_method[a]["success"], per_method[b]["success"]
-            if not set(xa) & set(xb):
+            xa = {t: x for t, x in per_method[a]["success"].items() if t in common}
+            xb = {t: x for t, x in per_method[b]["success"].items() if t in common}
+            if not xa or not xb:
                 continue
             est = metrics.probability_of_improvement(xa, xb)
             poi[(a, b)] = est
             # P(B > A) = 1 - P(A > B) exactly (ties count ½ both ways), resample by resample,
             # so the interval mirrors too: half the work
             poi[(b, a)] = Estimate(1.0 - est.value, 1.0 - est.ci_high, 1.0 - est.ci_low, est.n)
-    return iqm, n_tasks, poi, order
+    return iqm, n_tasks, poi, order, tuple(sorted(common))
 
 
 @contextmanager
@@ -476,6 +530,7 @@ def _compile(
         assert spec is not None
         specs[r.task] = spec
         current[(r.task, row_label(r), r.tier)].append(r)
+    current = _split_versions(current)
     t1 = time.perf_counter()
     by_tier: dict[str, dict[str, list[GroupStats]]] = defaultdict(lambda: defaultdict(list))
     for (task, label, tier), rs in current.items():
@@ -488,9 +543,9 @@ def _compile(
                       resolved[task][2])
             for task, rows in sorted(by_tier[tier].items())
         )
-        iqm, n_tasks, poi, order = _aggregates(boards)
+        iqm, n_tasks, poi, order, common = _aggregates(boards)
         tiers.append(TierBoard(tier, boards, order, iqm, n_tasks, poi,
-                               order[:POI_MAX_METHODS]))
+                               order[:POI_MAX_METHODS], common))
     t3 = time.perf_counter()
     method_ids = sorted({g.method for tb in tiers for task in tb.tasks for g in task.rows})
     cards = {m: method_lookup(m) for m in method_ids}

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal
 
+from benchmark import schema
 from benchmark.metrics import Estimate
-from leaderboard.compile import METRICS, GroupStats, Leaderboard
+from leaderboard.compile import METRICS, GroupStats, Leaderboard, TierBoard
 
 LATEX_LABELS = {"mode_entropy": "$H(\\pi)$", "modes_covered": "mc@0.8"}
 """Column heads that need LaTeX markup (pdflatex cannot typeset a bare π)."""
@@ -75,9 +78,24 @@ def spreadsheet_safe(cell: object) -> object:
         return "'" + cell
 
 
+MIN_CI_SEEDS = 3
+"""Fewer seeds than this give a bootstrap interval that cannot vary (n = 1: [v, v]; n = 2:
+stability is [v, v] by construction): it is not printed as a 95 % CI."""
+
+
+def ci_meaningful(est: Estimate) -> bool:
+    """Whether ``est``'s interval is shown (n >= :data:`MIN_CI_SEEDS`, finite ends)."""
+    return est.n >= MIN_CI_SEEDS and math.isfinite(est.ci_low) and math.isfinite(est.ci_high)
+
+
 def fmt(key: str, value: float) -> str:
-    """A metric value as printed in tables."""
-    return f"{value:.{DECIMALS.get(key, 2)}f}"
+    """A metric value as printed in tables: rounded half-up from its shortest decimal form,
+    so 0.985 and 0.885 both round up (binary floats made 0.985 print 0.98)."""
+    places = DECIMALS.get(key, 2)
+    if not math.isfinite(value):
+        return str(value)
+    q = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return f"{q:.{places}f}" if q != 0 else f"{0:.{places}f}"
 
 
 def best_values(rows: Sequence[GroupStats]) -> dict[str, str]:
@@ -91,9 +109,11 @@ def best_values(rows: Sequence[GroupStats]) -> dict[str, str]:
     return best
 
 
-def _cell(key: str, est: Estimate | None) -> tuple[str, str, str] | None:
+def _cell(key: str, est: Estimate | None) -> tuple[str, str | None, str | None] | None:
     if est is None:
         return None
+    if not ci_meaningful(est):
+        return fmt(key, est.value), None, None
     return fmt(key, est.value), fmt(key, est.ci_low), fmt(key, est.ci_high)
 
 
@@ -123,6 +143,29 @@ def to_csv(lb: Leaderboard) -> str:
     return buf.getvalue()
 
 
+def _seed_text(seeds: Sequence[int]) -> str:
+    ordered = sorted(set(seeds))
+    if ordered and ordered == list(range(ordered[0], ordered[-1] + 1)) and len(ordered) > 2:
+        return f"{ordered[0]}-{ordered[-1]}"
+    return ",".join(map(str, ordered))
+
+
+def provenance_lines(tb: TierBoard) -> list[str]:
+    """One line per task of a tier: seeds, evaluation episodes per seed, the tier's budget,
+    the spec hash and the commits behind its rows (for captions and headers)."""
+    out = []
+    for task in tb.tasks:
+        b = task.spec.budget(tb.tier)
+        seeds = [s for g in task.rows for s in g.seeds]
+        commits = sorted({r.git_commit[:12] for g in task.rows for r in g.results})
+        out.append(
+            f"{task.task}: seeds {_seed_text(seeds)}; {b.eval_episodes} evaluation episodes "
+            f"per seed; {b.n_demos} demonstrations, {b.pretrain_steps} pretraining steps, "
+            f"fine-tuning {b.finetune_iterations} x {b.finetune_steps_per_iter} decisions x "
+            f"{b.n_envs} envs; spec {task.spec_hash}; commit(s) {', '.join(commits)}")
+    return out
+
+
 def to_markdown(lb: Leaderboard) -> str:
     """Markdown tables, one per tier: value with ``[CI]``, best per task and column bold."""
     lines = ["# modebench leaderboard", "",
@@ -130,6 +173,7 @@ def to_markdown(lb: Leaderboard) -> str:
              ""]
     for tb in lb.tiers:
         lines += [f"## Tier {markdown_escape(tb.tier)}", ""]
+        lines += [f"- {markdown_escape(p)}" for p in provenance_lines(tb)] + [""]
         heads = ["Task", "Method", "n"] + [label for _, _, label, _ in METRICS]
         lines.append("| " + " | ".join(heads) + " |")
         lines.append("|" + "|".join(["---", "---", "--:"] + [":-:"] * len(METRICS)) + "|")
@@ -143,7 +187,7 @@ def to_markdown(lb: Leaderboard) -> str:
                         cells.append("–")
                         continue
                     v = f"**{c[0]}**" if best.get(key) == c[0] else c[0]
-                    cells.append(f"{v} [{c[1]}, {c[2]}]")
+                    cells.append(f"{v} [{c[1]}, {c[2]}]" if c[1] is not None else f"{v} (n<3)")
                 lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     if lb.stale:
@@ -169,7 +213,9 @@ def to_latex(lb: Leaderboard) -> str:
             "\\centering",
             "\\small",
             f"\\caption{{modebench results, tier \\texttt{{{tier}}}: mean over training seeds, "
-            "95\\,\\% bootstrap CI in brackets, $n$ = seeds; best per task in bold.}",
+            "95\\,\\% bootstrap CI in brackets (none for $n < 3$ seeds), $n$ = seeds; best per "
+            "task in bold. " + latex_escape(" ".join(p + "." for p in provenance_lines(tb)))
+            + "}",
             f"\\label{{tab:modebench-{''.join(c for c in tb.tier if c.isalnum()) or 'tier'}}}",
             "\\begin{tabular}{llr" + "c" * ncols + "}",
             "\\toprule",
@@ -191,7 +237,40 @@ def to_latex(lb: Leaderboard) -> str:
                         cells.append("--")
                         continue
                     v = f"\\textbf{{{c[0]}}}" if best.get(key) == c[0] else c[0]
-                    cells.append(f"{v}\\,{{\\scriptsize[{c[1]}, {c[2]}]}}")
+                    cells.append(f"{v}\\,{{\\scriptsize[{c[1]}, {c[2]}]}}" if c[1] is not None
+                                 else v)
                 out.append(" & ".join(cells) + " \\\\")
         out += ["\\bottomrule", "\\end{tabular}", "\\end{table}", ""]
     return "\n".join(out)
+
+
+SEED_COLUMNS = (schema.SUCCESS_RATE, schema.SRM, schema.MODES_COVERED, schema.MODE_COUNT,
+                schema.MODE_ENTROPY, schema.MODE_RETENTION, schema.ROBUSTNESS)
+
+
+def to_seed_csv(lb: Leaderboard) -> str:
+    """One line per seed run: the (runs x tasks) score matrix rliable consumes, with the
+    run's provenance (undefined metrics are empty)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["tier", "task", "method", "seed", *SEED_COLUMNS, "mode_distribution",
+                "method_version", "config_hash", "spec_hash", "dataset_hash", "git_commit",
+                "lock_hash", "run_id", "source"])
+    for tb in lb.tiers:
+        for task in tb.tasks:
+            for g in task.rows:
+                for r in g.results:
+                    values = []
+                    for name in SEED_COLUMNS:
+                        v = r.metrics.get(name)
+                        undefined = (name in (schema.MODE_COUNT, schema.MODE_ENTROPY)
+                                     and r.metric(schema.SUCCESS_RATE) == 0.0)
+                        values.append("" if v is None or undefined or not math.isfinite(v)
+                                      else f"{v:.6g}")
+                    dist = ";".join(f"{k}:{c}" for k, c in sorted(
+                        r.mode_distribution.get("nominal", {}).items()))
+                    row = [tb.tier, task.task, g.label, r.seed, *values, dist,
+                           r.method_version, r.config_hash, r.spec_hash, r.dataset_hash,
+                           r.git_commit, r.lock_hash, r.run_id, r.source or "local"]
+                    w.writerow([spreadsheet_safe(c) for c in row])
+    return buf.getvalue()

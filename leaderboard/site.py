@@ -64,6 +64,10 @@ def _est_html(est: Estimate | None, key: str = "", best: str | None = None) -> M
         return Markup('<span class="na" title="not logged">–</span>')
     v = exports.fmt(key, est.value)
     value = Markup("<strong>{}</strong>").format(v) if best == v else v
+    if not exports.ci_meaningful(est):
+        return Markup('<span class="v">{}</span> <span class="ci" title="a bootstrap interval '
+                      'over {} seed(s) cannot vary: not shown">(n={})</span>').format(
+                          value, est.n, est.n)
     return Markup('<span class="v">{}</span> <span class="ci" title="95% bootstrap CI, n={}">'
                   "[{}, {}]</span>").format(value, est.n, exports.fmt(key, est.ci_low),
                                             exports.fmt(key, est.ci_high))
@@ -198,7 +202,8 @@ def build_site(lb: Leaderboard, out: Path) -> dict[str, Path]:
     written = {"index": out / "index.html"}
     for name, text in (("leaderboard.tex", exports.to_latex(lb)),
                        ("leaderboard.md", exports.to_markdown(lb)),
-                       ("leaderboard.csv", exports.to_csv(lb))):
+                       ("leaderboard.csv", exports.to_csv(lb)),
+                       ("leaderboard_seeds.csv", exports.to_seed_csv(lb))):
         (out / name).write_text(text, encoding="utf-8")
         written[name] = out / name
     return written

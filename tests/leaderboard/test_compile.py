@@ -149,3 +149,59 @@ def test_registry_lookup_unknown_task():
     assert spec is None and "unknown task" in why
     spec, why = registry_spec("avoid-v0")
     assert spec is not None and why == ""
+
+
+# ---- issue 17: statistics a paper could cite ----------------------------------------------
+
+
+def test_runs_of_another_method_version_or_config_are_split_not_averaged(results, lookup):
+    dppo = [r for r in results if r.method == "dppo" and r.tier == "small"]
+    v2 = [dataclasses.replace(r, run_id="v2" + r.run_id, method_version="2",
+                              metrics={**r.metrics, "success_rate": 0.0}) for r in dppo]
+    lb = _compile(results + v2, lookup)
+    labels = {g.label for g in lb.tiers[0].tasks[0].rows}
+    assert {"dppo (v1)", "dppo (v2)"} <= labels and "dppo" not in labels
+    cfg = [dataclasses.replace(r, run_id="c" + r.run_id, config_hash="abcdef0123")
+           for r in dppo]
+    labels = {g.label for g in _compile(results + cfg, lookup).tiers[0].tasks[0].rows}
+    assert any(label.startswith("dppo (v") and "cfg abcdef01" in label for label in labels)
+
+
+def test_a_dirty_commit_is_flagged(results, lookup):
+    dirty = [dataclasses.replace(r, git_commit=r.git_commit + "+dirty") if r.method == "bc"
+             else r for r in results]
+    groups = list(_compile(dirty, lookup).groups())
+    assert all(g.dirty == (g.method == "bc") for g in groups)
+
+
+def test_zero_success_seeds_are_left_out_of_mode_metrics(results, lookup):
+    """A seed with no successful episode has no mode distribution: its logged 0 mode count
+    and 0 entropy read as 'collapsed' and dragged the means down."""
+    bc = [r for r in results if r.method == "bc" and r.tier == "small"
+          and r.task == "avoid-v0"]
+    failed = dataclasses.replace(bc[0], metrics={**bc[0].metrics, "success_rate": 0.0,
+                                                 "mode_count": 0.0, "mode_entropy": 0.0})
+    rest = [r for r in results if r.run_id != bc[0].run_id]
+    g = next(g for g in _compile(rest + [failed], lookup).groups()
+             if g.method == "bc" and g.tier == "small" and g.task == "avoid-v0")
+    assert g.n_no_success == 1
+    assert g.cells["mode_count"].n == 4 and g.cells["success"].n == 5
+    others = [r.metrics["mode_entropy"] for r in bc[1:]]
+    assert g.cells["mode_entropy"].value == pytest.approx(np.mean(others))
+
+
+def test_the_aggregate_is_over_the_tasks_every_method_ran(results, lookup):
+    """An IQM over two tasks was ranked against an IQM over one."""
+    only_avoid = [r for r in results if not (r.method == "bmd" and r.task != "avoid-v0")]
+    tb = _compile(only_avoid, lookup).tiers[0]
+    assert tb.common_tasks == ("avoid-v0",)
+    assert set(tb.iqm_tasks.values()) == {1}
+    per_seed = np.array([r.metrics["success_rate"] for r in only_avoid
+                         if r.method == "dppo" and r.tier == "small" and r.task == "avoid-v0"])
+    assert tb.iqm["dppo"]["success"].value == pytest.approx(M.iqm(per_seed))
+    apart = [dataclasses.replace(r, task="twin-v0") if r.method == "bmd" else r
+             for r in results if r.task == "avoid-v0" or r.method == "bmd"]
+    tb = _compile(apart, lookup).tiers[0]
+    if "bmd" in tb.iqm:  # bmd ran only twin-v0, the others only avoid-v0: nothing in common
+        assert tb.iqm["bmd"] == {}
+    assert tb.common_tasks == () and not tb.poi

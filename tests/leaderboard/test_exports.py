@@ -121,3 +121,40 @@ def test_latex_heads_are_plain_latex(lb):
     """H(π) is typeset as $H(\\pi)$: pdflatex stops at a bare unicode π."""
     tex = to_latex(lb)
     assert "$H(\\pi)$" in tex and "π" not in tex and "SRM" in tex and "mc@0.8" in tex
+
+
+def test_rounding_is_half_up_from_the_printed_decimal():
+    """0.985 printed 0.98 (binary float) while 0.885 printed 0.89."""
+    from leaderboard.exports import fmt
+
+    assert fmt("success", 0.985) == "0.99" and fmt("success", 0.885) == "0.89"
+    assert fmt("mode_count", 2.25) == "2.3" and fmt("success", -0.0) == "0.00"
+
+
+def test_intervals_over_fewer_than_three_seeds_are_not_printed(results, lookup):
+    two = [r for r in results if r.seed < 2]
+    lb = compile_leaderboard(two, lookup, method_lookup)
+    md = to_markdown(lb)
+    body = [line for line in md.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(body) > 1 and "(n<3)" in md
+    assert not any(" [" in cell for line in body[1:] for cell in line.split("|"))
+    tex = to_latex(lb)
+    assert "\\scriptsize[" not in tex
+
+
+def test_captions_carry_seeds_episodes_budget_and_commit(lb):
+    tex, md = to_latex(lb), to_markdown(lb)
+    for text in (tex, md):
+        assert "seeds 0-4" in text and "evaluation episodes per seed" in text
+        assert "pretraining steps" in text and "commit(s)" in text
+
+
+def test_the_per_seed_csv_is_the_runs_by_tasks_matrix(lb, results):
+    from leaderboard.exports import to_seed_csv
+
+    rows = list(csv.DictReader(io.StringIO(to_seed_csv(lb))))
+    assert len(rows) == sum(g.n_seeds for g in lb.groups())
+    first = next(r for r in results if r.method == "dppo")
+    row = next(x for x in rows if x["run_id"] == first.run_id)
+    assert float(row["success_rate"]) == pytest.approx(first.metrics["success_rate"], rel=1e-5)
+    assert row["task"] == first.task and int(row["seed"]) == first.seed
