@@ -29,6 +29,7 @@ METHOD_GROUP = "modebench.methods"
 
 BUILTIN_TASKS: dict[str, str] = {
     "avoid": "tasks.avoid:TASKS",
+    "radial": "tasks.radial:TASKS",
     "kitchen": "tasks.kitchen:TASKS",
     "robosuite-lift": "tasks.robosuite:TASKS",
     "anymal": "tasks.anymal:TASKS",
