@@ -37,6 +37,9 @@ BUILTIN_TASKS: dict[str, str] = {
 }
 BUILTIN_METHODS: dict[str, str] = {
     "bc": "baselines.bc:BCMethod",
+    "bc-flow": "baselines.pretrain:BCFlowMethod",
+    "bc-cvae": "baselines.pretrain:BCCVAEMethod",
+    "bc-mlp": "baselines.pretrain:BCMLPMethod",
     "dppo": "baselines.dppo:DPPOMethod",
     "entropy-rl": "baselines.entropy_rl:EntropyRLMethod",
     "dsrl": "baselines.steer:DSRLMethod",

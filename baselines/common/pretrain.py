@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,6 +32,81 @@ def check_finite(loss: torch.Tensor, what: str, step: int) -> None:
         raise TrainingError(
             f"{what}: non-finite loss ({loss.item()}) at step {step}. Training diverged; "
             "lower the learning rate or check the data for NaN/inf values.")
+
+
+def normalized_chunks(observations: list[np.ndarray], actions: list[np.ndarray], horizon: int,
+                      device: str = "cpu"
+                      ) -> tuple[torch.Tensor, torch.Tensor, MinMaxNormalizer, MinMaxNormalizer]:
+    """Every (observation, chunk) pair, min-max normalised, as tensors.
+
+    Returns:
+        ``obs`` (N, obs_dim), ``chunks`` (N, H * A), and the two normalisers.
+
+    Raises:
+        TrainingError: NaN/inf in the demonstrations.
+    """
+    obs, chunks = make_chunks(observations, actions, horizon)
+    if not (np.isfinite(obs).all() and np.isfinite(chunks).all()):
+        raise TrainingError("the demonstrations contain NaN/inf values")
+    obs_norm = MinMaxNormalizer.fit(np.concatenate(observations))
+    act_norm = MinMaxNormalizer.fit(np.concatenate(actions))
+    obs_t = torch.as_tensor(obs_norm.normalize(obs), device=device)
+    x0_t = torch.as_tensor(act_norm.normalize(chunks).reshape(len(chunks), -1), device=device)
+    return obs_t, x0_t, obs_norm, act_norm
+
+
+def fit_module(module: torch.nn.Module, loss_fn: Any, n: int, cfg: Any, *, steps: int,
+               batch_size: int, generator: torch.Generator, progress: Progress = SILENT,
+               label: str = "policy") -> None:
+    """The one pretraining loop of every BC family: AdamW, warm-up + cosine learning rate,
+    gradient clipping and an EMA of the weights, which ``module`` holds at the end.
+
+    Args:
+        module: What trains (its parameters; EMA weights are loaded back into it).
+        loss_fn: ``loss_fn(idx)`` -> scalar loss of the minibatch of pair indices (B,).
+        n: Number of training pairs.
+        cfg: Any config with ``learning_rate``, ``min_lr``, ``lr_warmup_steps``,
+            ``weight_decay``, ``ema_decay`` and ``grad_clip``.
+        steps: Gradient steps.
+        batch_size: Minibatch size.
+        generator: Source of the minibatch draws.
+        progress: Progress reporter.
+        label: Name in the progress line and error messages.
+
+    Raises:
+        TrainingError: On a NaN/inf loss.
+    """
+    device = next(module.parameters()).device
+    ema = copy.deepcopy(module) if cfg.ema_decay > 0 else None
+    optim = torch.optim.AdamW(module.parameters(), lr=cfg.learning_rate,
+                              weight_decay=cfg.weight_decay)
+    params = list(module.parameters())
+    ema_params = list(ema.parameters()) if ema is not None else []
+    report_every = max(1, steps // 100)
+    with progress.task(f"pretrain {label}", total=steps) as advance:
+        for step in range(steps):
+            idx = torch.randint(0, n, (batch_size,), generator=generator, device=device)
+            loss = loss_fn(idx)
+            check_finite(loss, f"{label} pretraining", step)
+            for group in optim.param_groups:
+                group["lr"] = lr_at(step, steps, cfg)
+            optim.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            optim.step()
+            if ema is not None:
+                with torch.no_grad():
+                    # warm EMA (as in diffusion-policy codebases): early steps follow the raw
+                    # weights so short smoke-tier runs are not dominated by the random init
+                    decay = min(cfg.ema_decay, (1 + step) / (10 + step))
+                    torch._foreach_mul_(ema_params, decay)
+                    torch._foreach_add_(ema_params, params, alpha=1 - decay)
+            if (step + 1) % report_every == 0 or step == steps - 1:
+                advance(report_every if (step + 1) % report_every == 0
+                        else (step + 1) % report_every, loss=float(loss.detach()))
+    if ema is not None:
+        module.load_state_dict(ema.state_dict())
 
 
 def pretrain_policy(
@@ -70,46 +146,11 @@ def pretrain_policy(
     Raises:
         TrainingError: On a NaN/inf loss.
     """
-    obs, chunks = make_chunks(observations, actions, horizon)
-    if not (np.isfinite(obs).all() and np.isfinite(chunks).all()):
-        raise TrainingError("the demonstrations contain NaN/inf values")
-    obs_norm = MinMaxNormalizer.fit(np.concatenate(observations))
-    act_norm = MinMaxNormalizer.fit(np.concatenate(actions))
-    obs_t = torch.as_tensor(obs_norm.normalize(obs), device=device)
-    x0_t = torch.as_tensor(act_norm.normalize(chunks).reshape(len(chunks), -1), device=device)
-
+    obs_t, x0_t, obs_norm, act_norm = normalized_chunks(observations, actions, horizon, device)
     torch.manual_seed(seed)
-    model = Diffusion(obs.shape[1], horizon, chunks.shape[2], cfg).to(device)
-    ema = copy.deepcopy(model.actor) if cfg.ema_decay > 0 else None
-    optim = torch.optim.AdamW(model.actor.parameters(), lr=cfg.learning_rate,
-                              weight_decay=cfg.weight_decay)
+    model = Diffusion(obs_t.shape[1], horizon, x0_t.shape[1] // horizon, cfg).to(device)
     gen = torch.Generator(device=device).manual_seed(seed)
-    params = list(model.actor.parameters())
-    ema_params = list(ema.parameters()) if ema is not None else []
-    n = len(obs_t)
-    report_every = max(1, steps // 100)
-    with progress.task("pretrain diffusion", total=steps) as advance:
-        for step in range(steps):
-            idx = torch.randint(0, n, (batch_size,), generator=gen, device=device)
-            loss = model.loss(x0_t[idx], obs_t[idx], generator=gen)
-            check_finite(loss, "diffusion pretraining", step)
-            for group in optim.param_groups:
-                group["lr"] = lr_at(step, steps, cfg)
-            optim.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(model.actor.parameters(), cfg.grad_clip)
-            optim.step()
-            if ema is not None:
-                with torch.no_grad():
-                    # warm EMA (as in diffusion-policy codebases): early steps follow the raw
-                    # weights so short smoke-tier runs are not dominated by the random init
-                    decay = min(cfg.ema_decay, (1 + step) / (10 + step))
-                    torch._foreach_mul_(ema_params, decay)
-                    torch._foreach_add_(ema_params, params, alpha=1 - decay)
-            if (step + 1) % report_every == 0 or step == steps - 1:
-                advance(report_every if (step + 1) % report_every == 0
-                        else (step + 1) % report_every, loss=float(loss.detach()))
-    if ema is not None:
-        model.actor.load_state_dict(ema.state_dict())
+    fit_module(model.actor, lambda idx: model.loss(x0_t[idx], obs_t[idx], generator=gen),
+               len(obs_t), cfg, steps=steps, batch_size=batch_size, generator=gen,
+               progress=progress, label="diffusion")
     return DiffusionPolicy(model, obs_norm, act_norm, act_steps, device)

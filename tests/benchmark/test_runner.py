@@ -85,8 +85,8 @@ def test_options_are_logged_and_make_their_own_leaderboard_row(avoid_dataset, tm
     assert len({r.config_hash for r in results}) == 2
 
 
-@pytest.mark.parametrize("method", ["bc", "dppo", "entropy-rl", "dsrl", "res", "bmd", "res-bmd",
-                                    "dppo-bmd"])
+@pytest.mark.parametrize("method", ["bc", "bc-flow", "bc-cvae", "bc-mlp", "dppo", "entropy-rl",
+                                    "dsrl", "res", "bmd", "res-bmd", "dppo-bmd"])
 def test_cold_and_warm_caches_give_the_same_result(method, avoid_dataset, tmp_path,
                                                    monkeypatch):
     """Issue 11: on a cold cache a fine-tuning method logged the pretrained policy's episodes
