@@ -1,7 +1,8 @@
 """Fine-tuning throughput of the built-in RL methods, and where the time goes.
 
 For each requested tier of ``avoid`` (default: smoke and small) and each method (dppo,
-entropy-rl, bmd), pretrains a policy briefly (throughput does not depend on how good it is),
+entropy-rl, dsrl, res, bmd, res-bmd, dppo-bmd; dppo-family methods with their task-family
+defaults), pretrains a policy briefly (throughput does not depend on how good it is),
 then runs ``--iterations`` fine-tuning iterations at the tier's sizes (n_envs, decisions per
 iteration) and reports environment steps per second and the split of wall time between
 env stepping, denoising (sampling the DDIM chain, BMD's noise-region draws included) and
@@ -29,6 +30,7 @@ def measure(method_id: str, task, tier: str, iterations: int, pretrain_steps: in
     from baselines.common.pretrain import pretrain_policy
     from benchmark.adapter import RunContext
     from benchmark.datasets import ensure_dataset
+    from benchmark.options import configure_method
     from benchmark.progress import SILENT
     from benchmark.registry import get_method_class
     from benchmark.rollout import make_training_vector_env
@@ -37,7 +39,7 @@ def measure(method_id: str, task, tier: str, iterations: int, pretrain_steps: in
     spec = task.spec
     budget: TierBudget = spec.budget(tier)
     ds = ensure_dataset(task).subset(min(budget.n_demos, 64))
-    method = get_method_class(method_id)()
+    method, _ = configure_method(get_method_class(method_id)(), method_id, {}, spec)
     policy = pretrain_policy(ds.observations, ds.actions, horizon=spec.chunk.horizon,
                              act_steps=spec.chunk.act_steps, cfg=method.diffusion,
                              steps=pretrain_steps, batch_size=64, seed=0)
@@ -72,7 +74,7 @@ def main() -> None:
     """Parse arguments, measure, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tiers", default="smoke,small")
-    parser.add_argument("--methods", default="dppo,entropy-rl,bmd")
+    parser.add_argument("--methods", default="dppo,entropy-rl,dsrl,res,bmd,res-bmd,dppo-bmd")
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--pretrain-steps", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
