@@ -109,8 +109,7 @@ def main() -> None:
                 cells.append(str(v))
         table.add_row(*cells)
     Console(width=170).print(table)
-    print("setup_s: outside the iteration loop (BMD: mode discovery + discriminator warm "
-          "start; all: vector env creation).")
+    print("setup_s: outside the iteration loop (vector env creation, actors and critics).")
 
 
 if __name__ == "__main__":
