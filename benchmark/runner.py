@@ -472,6 +472,17 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
             pretrain_dist, pretrain_records = _pretrain_distribution(
                 pretrained, task, nominal, budget, progress, pretrained_dir, spec_hash)
         fine_tunes = getattr(method, "fine_tunes", True)
+        reference: dict[str, Any] | None = None
+        if fine_tunes and hasattr(method, "reference_policy"):
+            # the pretrained policy under the method's own sampler: what fine-tuning is
+            # measured against (bc's sampler would credit the algorithm with the sampler's gain)
+            ref_policy = method.reference_policy(method.load(pretrained_dir, ctx), ctx)
+            with _naming_method(req.method):
+                ref_records = _evaluate_levels(ref_policy, task, nominal, budget, progress)
+            reference = {
+                "success": metrics.success_rate([r.success for r in ref_records]),
+                "dist": metrics.mode_distribution([r.mode for r in ref_records],
+                                                  [r.success for r in ref_records])}
         if fine_tunes and pretrain_records is not None:
             # the reference evaluation just used this object (a cold cache); fine-tune a fresh
             # load so that what is fine-tuned never depends on the cache's state
@@ -499,7 +510,11 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
                 records = _evaluate_levels(policy, task, levels, budget, progress)
         latent_tags: dict[str, Any] = {}
         level_names = [lv.name for _, lv in levels]
-        seed_m, dists = seed_metrics(task, records, level_names, pretrain_dist)
+        seed_m, dists = seed_metrics(task, records, level_names,
+                                     reference["dist"] if reference else pretrain_dist)
+        if reference is not None:
+            seed_m[schema.REFERENCE_SUCCESS] = reference["success"]
+            seed_m[schema.SUCCESS_GAIN] = seed_m[schema.SUCCESS_RATE] - reference["success"]
         if checkpoint_dists:
             # pretrained (0 %), the checkpoints, and the final policy (100 %)
             seed_m[schema.CHECKPOINT_STABILITY] = metrics.mode_stability(

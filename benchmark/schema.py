@@ -53,11 +53,14 @@ REQUIRED_TAGS = (
 SUCCESS_RATE = "success_rate"
 MODE_COUNT = "mode_count"
 MODE_ENTROPY = "mode_entropy"
-MODE_RETENTION = "mode_retention"  # modes after pretraining that survive fine-tuning
+MODE_RETENTION = "mode_retention"  # modes of the reference (see REFERENCE_SUCCESS) kept
 MODE_STABILITY = "mode_stability"  # group runs only (across seeds)
 CHECKPOINT_STABILITY = "checkpoint_stability"  # seed runs: across 0 %, 50 %, 100 % of tuning
 ROBUSTNESS = "robustness"  # summary: mean over levels of perturbed/nominal success, capped at 1
 MEAN_RETURN = "mean_return"
+# fine-tuned methods: the pretrained policy under the method's own evaluation sampler
+REFERENCE_SUCCESS = "reference_success_rate"
+SUCCESS_GAIN = "success_gain"  # success - reference success (same sampler, same episodes)
 # the BMD paper's per-mode metrics (benchmark.mode_metrics)
 SRM = "srm"  # success averaged over the demonstrated modes
 MODES_COVERED = "modes_covered"  # mc@0.8: share of demonstrated modes with success >= 0.8

@@ -66,8 +66,12 @@ METRICS: tuple[tuple[str, str, str, str], ...] = (
 """The headline columns of every table, in order."""
 
 EXTRA_METRICS: tuple[tuple[str, str, str, str], ...] = (
+    ("success_gain", schema.SUCCESS_GAIN, "SR gain",
+     "success minus the pretrained policy's under the method's own evaluation sampler "
+     "(same episodes): what fine-tuning added, not what a different sampler added"),
     ("mode_retention", schema.MODE_RETENTION, "Retention",
-     "share of the modes present after pretraining that survive fine-tuning"),
+     "share of the modes of the pretrained policy (under the method's own sampler) that "
+     "survive fine-tuning"),
     ("checkpoint_stability", schema.CHECKPOINT_STABILITY, "Stability (ckpt)",
      "within a seed: 1 - mean pairwise JS divergence between the mode distributions of the "
      "pretrained policy, the policy at 50 % of fine-tuning, and the final one"),

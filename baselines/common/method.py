@@ -70,6 +70,20 @@ class DiffusionMethodBase:
         out.applied_options = applied
         return out
 
+    def reference_policy(self, pretrained: DiffusionPolicy, ctx: RunContext) -> DiffusionPolicy:
+        """The pretrained policy sampling as this method's fine-tuned policy is evaluated.
+
+        Success gained and modes retained by fine-tuning are measured against it, so that
+        they are the algorithm's and not the sampler's (``bc``'s 20-step ancestral DDPM is
+        not what a fine-tuned policy samples with). Fine-tuners here evaluate the backbone's
+        DDIM chain with eta = 0 from random initial noise.
+        """
+        import dataclasses
+
+        pretrained.model.cfg = dataclasses.replace(pretrained.model.cfg,
+                                                   pretrained_sampler="ddim")
+        return pretrained
+
     def selectable_modes(self) -> int | None:
         """How many latent modes ``--mode`` may force (None: the method has none)."""
         return None

@@ -108,6 +108,14 @@ class DPPOMethod(DiffusionMethodBase):
         self.last_trainer = trainer
         return trainer.policy
 
+    def reference_policy(self, pretrained: DiffusionPolicy, ctx: RunContext) -> DiffusionPolicy:
+        """The pretrained policy on the chain DPPO fine-tunes (all T steps for ``"ddpm"``),
+        evaluated as the fine-tuned policy is (eta = 0)."""
+        ref = super().reference_policy(pretrained, ctx)
+        if self.finetune_config.chain == "ddpm":
+            ref.model.set_ddim_steps(ref.model.cfg.denoising_steps)
+        return ref
+
     def for_task(self, spec: Any) -> DPPOMethod:
         """A copy whose fine-tuning config takes DPPO's values for the task's family
         (:data:`baselines.dppo.config.FAMILY_DEFAULTS`; the class defaults elsewhere)."""

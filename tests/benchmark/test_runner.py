@@ -207,3 +207,33 @@ def test_bmd_smoke_logs_the_papers_metrics_and_its_latent_modes(avoid_dataset):
     mapped = all(any(m is not None for m in s.latent_map) for s in result.seeds)
     # across seeds only when both seeds' codes reached a mode (a smoke policy may not)
     assert (schema.LATENT_MAP_AGREEMENT in result.aggregates) == mapped
+
+
+def test_fine_tuning_is_measured_against_the_pretrained_policy_under_its_own_sampler(
+        avoid_dataset):
+    """Issue 15: bc samples with 20-step ancestral DDPM, the fine-tuned methods with their
+    DDIM chain: 'success gained' mixed the algorithm with the sampler."""
+    from baselines.common.policy import DiffusionPolicy
+    from benchmark.options import configure_method
+    from benchmark.registry import get_task
+
+    result = evaluate(EvalRequest(method="dppo", task="avoid", seeds=(0,), tier="smoke",
+                                  track=False))
+    m = result.seeds[0].metrics
+    assert m[schema.SUCCESS_GAIN] == pytest.approx(m[schema.SUCCESS_RATE]
+                                                   - m[schema.REFERENCE_SUCCESS])
+    method, _ = configure_method(get_method_class("dppo")(), "dppo", {},
+                                 get_task("avoid").spec)
+    from baselines.common.diffusion import Diffusion
+    from baselines.common.normalizer import MinMaxNormalizer
+    from tests.baselines.conftest import TINY
+
+    norm = MinMaxNormalizer.fit(np.zeros((2, 4), np.float32) + [[0], [1]])
+    pre = DiffusionPolicy(Diffusion(4, 8, 2, TINY), norm,
+                          MinMaxNormalizer.fit(np.array([[-1.0, -1.0], [1.0, 1.0]])), 4)
+    ref = method.reference_policy(pre, None)
+    assert not ref.uses_ancestral_sampling  # the DDIM chain, eta 0, as dppo evaluates
+    assert ref.model.cfg.ddim_steps == TINY.denoising_steps  # the DDPM chain dppo tunes
+    bc = evaluate(EvalRequest(method="bc", task="avoid", seeds=(0,), tier="smoke",
+                              track=False))
+    assert schema.REFERENCE_SUCCESS not in bc.seeds[0].metrics  # bc is its own reference
