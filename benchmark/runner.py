@@ -515,6 +515,8 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
         if reference is not None:
             seed_m[schema.REFERENCE_SUCCESS] = reference["success"]
             seed_m[schema.SUCCESS_GAIN] = seed_m[schema.SUCCESS_RATE] - reference["success"]
+        if hasattr(method, "diagnostics") and policy is pretrained:
+            seed_m.update(method.diagnostics(policy, dataset, ctx))
         if checkpoint_dists:
             # pretrained (0 %), the checkpoints, and the final policy (100 %)
             seed_m[schema.CHECKPOINT_STABILITY] = metrics.mode_stability(

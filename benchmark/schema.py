@@ -61,6 +61,9 @@ MEAN_RETURN = "mean_return"
 # fine-tuned methods: the pretrained policy under the method's own evaluation sampler
 REFERENCE_SUCCESS = "reference_success_rate"
 SUCCESS_GAIN = "success_gain"  # success - reference success (same sampler, same episodes)
+# BC families (baselines/common/diagnostics.py): the second paper's mechanism
+OFF_SUPPORT = "off_support_rate"  # sampled first chunks off the demonstrations' support
+LIPSCHITZ = "lipschitz_p95"  # 95th percentile of |g(w + eps u) - g(w)| / eps
 # the BMD paper's per-mode metrics (benchmark.mode_metrics)
 SRM = "srm"  # success averaged over the demonstrated modes
 MODES_COVERED = "modes_covered"  # mc@0.8: share of demonstrated modes with success >= 0.8

@@ -84,7 +84,7 @@ _RATES = {schema.SUCCESS_RATE, schema.MODE_ENTROPY, schema.MODE_RETENTION,
           schema.MODE_STABILITY, schema.ROBUSTNESS, schema.SRM, schema.MODES_COVERED,
           schema.SUCCESS_WILSON_LOW, schema.SUCCESS_WILSON_HIGH, schema.LATENT_PURITY,
           schema.LATENT_NMI, schema.LATENT_SRM, schema.LATENT_MODES_COVERED,
-          schema.CHECKPOINT_STABILITY}
+          schema.CHECKPOINT_STABILITY, schema.OFF_SUPPORT}
 _COUNTS = {schema.MODE_COUNT}
 _TASK_ID = re.compile(r"^(?P<family>[A-Za-z0-9][A-Za-z0-9._-]*)-v(?P<version>\d+)$")
 _MAX_ERRORS = 20

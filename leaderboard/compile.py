@@ -72,6 +72,12 @@ EXTRA_METRICS: tuple[tuple[str, str, str, str], ...] = (
     ("mode_retention", schema.MODE_RETENTION, "Retention",
      "share of the modes of the pretrained policy (under the method's own sampler) that "
      "survive fine-tuning"),
+    ("off_support_rate", schema.OFF_SUPPORT, "Off-support",
+     "BC families: share of sampled first chunks farther than 0.2 (RMS, normalised) from "
+     "every demonstrated first chunk (bridges / prior holes)"),
+    ("lipschitz_p95", schema.LIPSCHITZ, "Lipschitz",
+     "BC families: 95th percentile of |g(s, w + eps u) - g(s, w)| / eps of the deterministic "
+     "noise-to-chunk map at the demonstrations' start states"),
     ("checkpoint_stability", schema.CHECKPOINT_STABILITY, "Stability (ckpt)",
      "within a seed: 1 - mean pairwise JS divergence between the mode distributions of the "
      "pretrained policy, the policy at 50 % of fine-tuning, and the final one"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from baselines.common.method import DiffusionMethodBase
 
@@ -19,6 +19,18 @@ class BCMethod(DiffusionMethodBase):
     description = ("Diffusion policy behaviour cloning (DDPM training, ancestral DDPM "
                    "sampling), no RL")
     fine_tunes = False
+
+    def diagnostics(self, policy: Any, dataset: Any, ctx: RunContext) -> dict[str, float]:
+        """Off-support rate and Lipschitz estimate of the DDIM (eta = 0) map from initial noise
+        to chunk: the deterministic counterpart of the ancestral sampler ``bc`` evaluates
+        with (:mod:`baselines.common.diagnostics`)."""
+        from baselines.common.diagnostics import demo_starts, generator_diagnostics
+
+        starts, chunks = demo_starts(dataset, policy.obs_norm, policy.act_norm,
+                                     policy.horizon, policy.device)
+        return generator_diagnostics(
+            lambda cond, w: policy.model.sample(cond, w, deterministic=True)[0],
+            policy.model.flat_dim, starts, chunks, seed=ctx.seed)
 
     def finetune(self, policy: Policy, ctx: RunContext) -> Policy:
         """BC does not fine-tune: returns ``policy`` unchanged."""

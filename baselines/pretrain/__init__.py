@@ -71,6 +71,17 @@ class GeneratorMethodBase:
         """BC families are evaluated as pretrained: ``policy`` unchanged."""
         return policy
 
+    def diagnostics(self, policy: GeneratorPolicy, dataset: DemoDataset,
+                    ctx: RunContext) -> dict[str, float]:
+        """Off-support rate and Lipschitz estimate of the sampler
+        (:mod:`baselines.common.diagnostics`)."""
+        from baselines.common.diagnostics import demo_starts, generator_diagnostics
+
+        starts, chunks = demo_starts(dataset, policy.obs_norm, policy.act_norm,
+                                     policy.horizon, policy.device)
+        return generator_diagnostics(policy.model.sample, policy.model.noise_dim, starts,
+                                     chunks, seed=ctx.seed)
+
     def save(self, policy: GeneratorPolicy, directory: Path) -> None:
         """Write the policy (safetensors + JSON)."""
         policy.save(Path(directory))

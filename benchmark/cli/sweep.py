@@ -11,6 +11,17 @@ from rich.table import Table
 from benchmark.cli._common import console, err_console, parse_option, user_errors
 
 
+def parse_grid(text: str) -> tuple[str, tuple[object, ...]]:
+    """``key=v1,v2,v3`` -> ``(key, (v1, v2, v3))`` with each value typed as ``-o`` values are."""
+    from benchmark.errors import UsageError
+
+    key, sep, raw = text.partition("=")
+    values = tuple(parse_option(f"{key}={v.strip()}")[1] for v in raw.split(",") if v.strip())
+    if not sep or not key.strip() or not values:
+        raise UsageError(f"--grid expects key=v1,v2,..., got {text!r}")
+    return key.strip(), values
+
+
 def _split(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
 
@@ -45,6 +56,10 @@ def sweep(
     json_out: Path | None = typer.Option(
         None, "--json", help="Also write the per-unit outcomes to this JSON file."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    grid: list[str] = typer.Option(
+        [], "--grid", "-g",
+        help="Option grid key=v1,v2,... (repeatable): one unit per combination, each its "
+             "own leaderboard row."),
 ) -> None:
     """Run every (method, task, seed) unit not already FINISHED in the store.
 
@@ -65,7 +80,7 @@ def sweep(
             methods=_split(methods), tasks=_split(tasks), seeds=seed_list, tier=tier,
             perturbations=_split(perturbation),
             options=tuple(sorted(dict(parse_option(o) for o in option).items())),
-            device=device)
+            device=device, grid=tuple(parse_grid(g) for g in grid))
         progress = Progress(enabled=not quiet)
         if "all" in cfg.tasks:
             from benchmark.registry import runnable_tasks

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from benchmark import schema
-from benchmark.errors import BenchError, UnknownIdError
+from benchmark.errors import BenchError, UnknownIdError, UsageError
 from benchmark.progress import SILENT, Progress
 from benchmark.seeding import MAX_TRAIN_SEED
 from benchmark.spec import TIERS, canonical_json, short_hash
@@ -44,6 +44,8 @@ class SweepConfig:
         perturbations: Level names to evaluate besides nominal (``("all",)`` = the ladder).
         options: Method options as sorted ``(key, value)`` pairs, given to every method.
         device: ``"cpu"``, ``"cuda"``, ``"auto"`` or None (the tier's default).
+        grid: ``(key, (v1, v2, ...))`` pairs: one unit per combination of values (on top of
+            ``options``); each combination is its own leaderboard row, as ``-o`` runs are.
     """
 
     methods: tuple[str, ...]
@@ -53,8 +55,24 @@ class SweepConfig:
     perturbations: tuple[str, ...] = ()
     options: tuple[tuple[str, Any], ...] = ()
     device: str | None = None
+    grid: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+
+    def option_sets(self) -> list[tuple[tuple[str, Any], ...]]:
+        """Every unit's options: ``options`` plus one value per grid key (sorted pairs)."""
+        import itertools
+
+        keys = [k for k, _ in self.grid]
+        out = []
+        for values in itertools.product(*(vs for _, vs in self.grid)):
+            merged = dict(self.options) | dict(zip(keys, values, strict=True))
+            out.append(tuple(sorted(merged.items())))
+        return out
 
     def __post_init__(self) -> None:
+        if any(k in dict(self.options) for k, _ in self.grid):
+            raise UsageError("a key cannot be both an --option and a --grid axis")
+        if any(not vs for _, vs in self.grid):
+            raise UsageError("a --grid axis needs at least one value (key=v1,v2)")
         if not self.methods:
             raise BenchError("a sweep needs at least one method (--methods bc,dppo)")
         if not self.tasks:
@@ -205,12 +223,14 @@ def plan_units(cfg: SweepConfig, build_datasets: bool = True,
     tasks = resolve_tasks(cfg.tasks)
     methods = list(dict.fromkeys(cfg.methods))
     # per (method, task): a method may take task-specific defaults (dppo: DPPO's family config)
-    configs: dict[tuple[str, str], str] = {}
+    configs: dict[tuple[str, str, tuple[tuple[str, Any], ...]], str] = {}
+    option_sets = cfg.option_sets()
     for m in methods:
         for task in tasks:
-            method, applied = configure_method(get_method_class(m)(), m, dict(cfg.options),
-                                               task.spec)
-            configs[(m, task.spec.id)] = method_config_hash(method, applied, None)
+            for opts in option_sets:
+                method, applied = configure_method(get_method_class(m)(), m, dict(opts),
+                                                   task.spec)
+                configs[(m, task.spec.id, opts)] = method_config_hash(method, applied, None)
     per_task = []
     for task in tasks:
         levels = tuple(lv.name for _, lv in resolve_levels(task, cfg.perturbations))
@@ -220,13 +240,14 @@ def plan_units(cfg: SweepConfig, build_datasets: bool = True,
         for task, levels, ds_hash in per_task:
             spec = task.spec
             spec_hash = spec.hash()
-            cfg_hash = configs[(m, spec.id)]
-            for seed in sorted(set(cfg.seeds)):
-                key = None if ds_hash is None else unit_key(
-                    m, spec.id, spec_hash, ds_hash, seed, cfg.tier, cfg_hash, levels)
-                u = Unit(m, spec.id, seed, cfg.tier, spec_hash, ds_hash, cfg_hash, levels,
-                         tuple(cfg.perturbations), tuple(cfg.options), cfg.device, key)
-                units.setdefault((m, spec.id, seed), u)
+            for opts in option_sets:
+                cfg_hash = configs[(m, spec.id, opts)]
+                for seed in sorted(set(cfg.seeds)):
+                    key = None if ds_hash is None else unit_key(
+                        m, spec.id, spec_hash, ds_hash, seed, cfg.tier, cfg_hash, levels)
+                    u = Unit(m, spec.id, seed, cfg.tier, spec_hash, ds_hash, cfg_hash, levels,
+                             tuple(cfg.perturbations), opts, cfg.device, key)
+                    units.setdefault((m, spec.id, seed, opts), u)
     return list(units.values())
 
 

@@ -86,3 +86,19 @@ def test_save_load_round_trip_and_protocol(tmp_path, flows):
     torch.manual_seed(3)
     np.testing.assert_array_equal(a, again.act(obs))
     assert a.shape == (5, 2, 2) and np.all(np.abs(a) <= 1)
+
+
+def test_diagnostics_on_maps_with_known_answers():
+    from baselines.common.diagnostics import generator_diagnostics
+
+    starts = torch.zeros(4, 3)
+    demos = torch.tensor([[0.5, 0.5], [-0.5, -0.5]])
+    # a linear map g(w) = 3 w has Lipschitz constant 3 in every direction
+    out = generator_diagnostics(lambda c, w: 3.0 * w, 2, starts, demos)
+    assert out["lipschitz_p95"] == pytest.approx(3.0, rel=1e-4)
+    # always on a demonstrated chunk: never off the support; always between them: always
+    on = generator_diagnostics(lambda c, w: demos[(w[:, 0] > 0).long()], 2, starts, demos)
+    between = generator_diagnostics(lambda c, w: torch.zeros(len(w), 2), 2, starts, demos)
+    assert on["off_support_rate"] == 0.0 and between["off_support_rate"] == 1.0
+    assert "lipschitz_p95" not in generator_diagnostics(lambda c, w: torch.zeros(len(c), 2),
+                                                        0, starts, demos)

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from benchmark import schema, tracking
 from benchmark.cli import app
-from benchmark.errors import UnknownIdError
+from benchmark.errors import UnknownIdError, UsageError
 from benchmark.sweep import SweepConfig, key_from_tags, plan_units, unit_key
 
 FIXTURES = Path(__file__).parent / "sweep_fixtures"
@@ -420,3 +420,18 @@ def test_ray_local_cluster_gives_the_local_executors_metrics(shared_cache, avoid
     assert _valued(out.metrics) == _LOCAL_METRICS[unit.key]
     (run,) = _seed_runs()
     assert run.info.status == "FINISHED" and run.data.tags[schema.TAG_UNIT] == unit.key
+
+
+def test_an_option_grid_makes_one_unit_per_value_and_config(tmp_path, monkeypatch):
+    from benchmark.sweep import SweepConfig, plan_sweep
+
+    monkeypatch.setenv("MODEBENCH_DATASETS", str(tmp_path / "datasets"))
+    cfg = SweepConfig(methods=("bc-cvae",), tasks=("radial",), seeds=(0, 1), tier="smoke",
+                      grid=(("beta", (0.1, 10.0, 100.0)),))
+    units, _ = plan_sweep(cfg, build_datasets=True)
+    assert len(units) == 6
+    assert {u.options for u in units} == {(("beta", b),) for b in (0.1, 10.0, 100.0)}
+    assert len({u.config_hash for u in units}) == 3 and len({u.key for u in units}) == 6
+    with pytest.raises(UsageError, match="both"):
+        SweepConfig(methods=("bc-cvae",), tasks=("radial",), seeds=(0,),
+                    options=(("beta", 1.0),), grid=(("beta", (0.1,)),))
