@@ -83,6 +83,17 @@ def gaussian_entropy(std: torch.Tensor) -> torch.Tensor:
     return 0.5 * torch.log(2 * math.pi * math.e * std ** 2)
 
 
+def successor_obs(next_obs: np.ndarray, done: np.ndarray, infos: dict) -> np.ndarray:
+    """Each env's true successor of its last decision, (N, obs_dim): the returned obs while
+    the episode runs, the ended episode's last obs (``infos["final_obs"]``) where it ended
+    (a same-step-autoreset vector env returns the next episode's reset obs there)."""
+    out = np.array(next_obs, dtype=np.float32, copy=True)
+    if done.any() and "_final_obs" in infos:
+        for i in np.flatnonzero(infos["_final_obs"]):
+            out[i] = infos["final_obs"][i]
+    return out
+
+
 class RunningMeanStd:
     """Running mean/variance (Welford, parallel form) of scalars."""
 

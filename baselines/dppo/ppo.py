@@ -37,6 +37,7 @@ from baselines.common.ppo import (
     gae,
     gaussian_entropy,
     ppo_policy_loss,
+    successor_obs,
 )
 from baselines.dppo.config import DPPOConfig
 from benchmark.errors import TrainingError
@@ -240,10 +241,7 @@ class DPPOTrainer:
             self.timing["sample"] += t1 - t0
             self.timing["env"] += t2 - t1
             done = np.logical_or(term, trunc)
-            true_next = np.array(next_obs, dtype=np.float32, copy=True)
-            if done.any() and "_final_obs" in infos:
-                for i in np.flatnonzero(infos["_final_obs"]):
-                    true_next[i] = infos["final_obs"][i]
+            true_next = successor_obs(next_obs, done, infos)
             self.env_steps += int(np.sum(_env_steps(infos, done, n, pol.act_steps)))
             ri = self.intrinsic_rewards(obs, true_next, done)
             o_buf.append(cond.cpu().numpy())

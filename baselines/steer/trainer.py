@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from baselines.common.nets import CriticObs
-from baselines.common.ppo import RunningRewardScaler, gae, ppo_policy_loss
+from baselines.common.ppo import RunningRewardScaler, gae, ppo_policy_loss, successor_obs
 from baselines.steer.config import BMDConfig, SteerConfig
 from baselines.steer.curriculum import HorizonLimit
 from baselines.steer.latent import LatentRegularizer
@@ -118,10 +118,7 @@ class SteerTrainer:
             self.timing["env"] += t2 - t1
             term = np.asarray(term, dtype=bool)
             done = np.logical_or(term, trunc)
-            true_next = np.array(next_obs, dtype=np.float32, copy=True)
-            if done.any() and "_final_obs" in infos:
-                for i in np.flatnonzero(infos["_final_obs"]):
-                    true_next[i] = infos["final_obs"][i]
+            true_next = successor_obs(next_obs, done, infos)
             self.env_steps += int(np.sum(infos.get("env_steps", pol.act_steps)))
             z = (self.latent.z.clone() if self.latent is not None
                  else torch.zeros(n, dtype=torch.long, device=dev))
