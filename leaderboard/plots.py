@@ -263,7 +263,10 @@ def latent_heatmap(counts: Mapping[str, Mapping[str, int]], modes: Sequence[str]
     extra = sorted({m for c in counts.values() for m in c} - set(modes))
     cols = list(modes) + extra
     cell, left, top = 18.0, 44.0, 70.0
-    width, height = left + cell * len(cols) + 10, top + cell * len(zs) + 24
+    footnote = "shade: share of the code's successful episodes in the mode (codes matched "
+    footnote += "across seeds)"
+    width = max(left + cell * len(cols) + 10, 6.2 * max(len(title), len(footnote) * 0.8) + 20)
+    height = top + cell * len(zs) + 24
     parts = [f"<text x='{left}' y='12' font-size='11'>{esc(title)}</text>"]
     for j, m in enumerate(cols):
         x = left + j * cell + cell / 2
@@ -282,6 +285,5 @@ def latent_heatmap(counts: Mapping[str, Mapping[str, int]], modes: Sequence[str]
                 f"height='{cell - 1}' fill='#0072B2' fill-opacity='{share:.3f}' "
                 f"stroke='#ddd'><title>z={esc(z)} → {esc(m)}: {row.get(m, 0)} of {total}"
                 "</title></rect>")
-    parts.append(f"<text x='{left}' y='{height - 6:.1f}' font-size='9'>shade: share of the "
-                 "code's successful episodes in the mode, all seeds</text>")
+    parts.append(f"<text x='{left}' y='{height - 6:.1f}' font-size='9'>{esc(footnote)}</text>")
     return _svg(width, height, parts, title)

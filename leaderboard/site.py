@@ -24,6 +24,7 @@ import shutil
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from markupsafe import Markup
@@ -122,14 +123,33 @@ def _write_plots(task: TaskBoard, colors: Mapping[str, str], out: Path) -> dict[
 
 
 def _latent_plot(g: GroupStats, out: Path) -> str | None:
-    """Write the z -> mode heat map of a mode-selectable method's row; its path or None."""
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for r in g.results:
-        for z, c in r.latent_counts.items():
-            for label, n in c.items():
-                counts[z][label] += n
-    if not counts:
+    """Write the z -> mode heat map of a mode-selectable method's row; its path or None.
+
+    Seeds number their codes independently, so each seed's codes are first matched to the
+    first seed's (Hungarian matching of their mode distributions, scipy) and then summed;
+    summing raw codes would blur a perfect map into a uniform one.
+    """
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
+    per_seed = [r.latent_counts for r in g.results if r.latent_counts]
+    if not per_seed:
         return None
+    labels = sorted({m for c in per_seed for z in c.values() for m in z})
+    codes = sorted({z for c in per_seed for z in c}, key=lambda z: (len(z), z))
+
+    def matrix(c: Any) -> np.ndarray:
+        return np.array([[c.get(z, {}).get(m, 0) for m in labels] for z in codes], float)
+
+    ref = matrix(per_seed[0])
+    total = ref.copy()
+    for c in per_seed[1:]:
+        m = matrix(c)
+        share = lambda a: a / np.maximum(a.sum(axis=1, keepdims=True), 1)  # noqa: E731
+        _, cols = linear_sum_assignment(-(share(ref) @ share(m).T))
+        total += m[cols]
+    counts = {z: {lab: int(v) for lab, v in zip(labels, row, strict=True) if v}
+              for z, row in zip(codes, total, strict=True)}
     name = f"latent-{slug(g.method)}-{slug(g.label)}-{slug(g.task)}-{slug(g.tier)}.svg"
     modes = list(g.mode_shares) if g.mode_shares else []
     svg = plots.latent_heatmap(counts, modes, f"{g.label} on {g.task} ({g.tier}): z → mode")

@@ -134,3 +134,18 @@ def test_task_page_shows_partial_progress_when_logged(tmp_path, results, lookup)
     build_site(lb, tmp_path / "site")
     page = (tmp_path / "site" / "tasks" / f"{slug('avoid-v0')}.html").read_text()
     assert "Partial progress" in page and "0.75" in page and "≥ 2" in page
+
+
+def test_the_heat_map_matches_codes_across_seeds_before_summing(tmp_path, results, lookup):
+    """Seeds number their codes independently: summing raw codes would blur a perfect
+    z -> mode map into a uniform one."""
+    bmd = sorted((r for r in results if r.method == "bmd" and r.tier == "small"
+                  and r.task == "avoid-v0"), key=lambda r: r.seed)
+    perms = [{"0": {"L": 6}, "1": {"R": 6}}, {"0": {"R": 6}, "1": {"L": 6}}]
+    swapped = [dataclasses.replace(r, latent_counts=perms[i % 2]) for i, r in enumerate(bmd)]
+    rest = [r for r in results if r not in bmd]
+    build_site(compile_leaderboard(rest + swapped, lookup, method_lookup), tmp_path / "site")
+    svg = next((tmp_path / "site" / "plots").glob("latent-bmd-bmd-avoid-v0-small.svg"))
+    text = svg.read_text()
+    assert f"z=0 → L: {6 * len(bmd)} of {6 * len(bmd)}" in text
+    assert f"z=1 → R: {6 * len(bmd)} of {6 * len(bmd)}" in text
