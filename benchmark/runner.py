@@ -470,7 +470,8 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
         pretrained, pretrained_dir = _pretrained(method, dataset, ctx)
         with _naming_method(req.method):
             pretrain_dist, pretrain_records = _pretrain_distribution(
-                pretrained, task, nominal, budget, progress, pretrained_dir, spec_hash)
+                pretrained, task, nominal, budget, progress, pretrained_dir, spec_hash,
+                method_config_hash(method, {}, None))
         fine_tunes = getattr(method, "fine_tunes", True)
         reference: dict[str, Any] | None = None
         if fine_tunes and hasattr(method, "reference_policy"):
@@ -551,18 +552,19 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
 
 def _pretrain_distribution(policy: Policy, task: Task,
                            nominal: list[tuple[int, PerturbationLevel]], budget: Any,
-                           progress: Progress, pretrained_dir: Path, spec_hash: str
-                           ) -> tuple[dict[str, int], list[EpisodeRecord] | None]:
+                           progress: Progress, pretrained_dir: Path, spec_hash: str,
+                           sampler_key: str) -> tuple[dict[str, int], list[EpisodeRecord] | None]:
     """Mode distribution of the pretrained policy at nominal (cached beside the checkpoint).
 
-    The cache file is keyed by the full spec hash: the checkpoint is shared across evaluation
-    budgets (:meth:`TaskSpec.pretrain_hash`), the distribution is not.
+    The cache file is keyed by the full spec hash and the method's config (``sampler_key``):
+    the checkpoint is shared across evaluation budgets (:meth:`TaskSpec.pretrain_hash`) and
+    samplers (a sampler option does not retrain), the distribution is not.
 
     Returns:
         The distribution, and the nominal episode records when they were run now (None when
         the distribution came from the cache).
     """
-    cache = pretrained_dir / f"nominal_mode_distribution-{spec_hash}.json"
+    cache = pretrained_dir / f"nominal_mode_distribution-{spec_hash}-{sampler_key}.json"
     try:
         return json.loads(cache.read_text()), None
     except (OSError, ValueError):

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+SAMPLING_FIELDS = ("ddim_steps", "ddim_spacing", "denoised_clip_value", "randn_clip_value",
+                   "final_action_clip_value", "eps_clip_value", "pretrained_sampler")
+"""Fields that change how a trained denoiser is sampled, never how it is trained: they are
+not part of the pretrained checkpoint's identity (``-o pretrained_sampler=ddim`` or
+``-o diffusion.ddim_steps=5`` reuse the checkpoint instead of training it again)."""
+
 
 @dataclass(frozen=True)
 class DiffusionConfig:

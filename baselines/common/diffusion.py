@@ -76,6 +76,18 @@ class Diffusion(nn.Module):
         self.register_buffer("ddim_alphas_prev", torch.flip(ddim_alphas_prev, [0]),
                              persistent=False)
 
+    def set_sampling(self, cfg: DiffusionConfig) -> None:
+        """Sample with ``cfg``'s sampling fields (:data:`SAMPLING_FIELDS`), keeping the
+        trained weights (a pretrained checkpoint shared by configs that differ only there)."""
+        import dataclasses
+
+        from baselines.common.config import SAMPLING_FIELDS
+
+        if self.actor_ft is not None:
+            raise ValueError("a fine-tuned policy keeps the chain it was fine-tuned on")
+        self.cfg = dataclasses.replace(self.cfg, **{f: getattr(cfg, f) for f in SAMPLING_FIELDS})
+        self._set_schedule(self.alphas_cumprod)
+
     def set_ddim_steps(self, steps: int) -> None:
         """Sample (and fine-tune) with a chain of ``steps`` steps instead of the config's.
 

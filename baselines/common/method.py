@@ -89,8 +89,17 @@ class DiffusionMethodBase:
         return None
 
     def pretrain_key(self, ctx: RunContext) -> str:
-        """``diffusion-<hash of the backbone config>``: equal for every built-in method."""
-        return f"diffusion-v1-{config_hash(self.diffusion)}"
+        """``diffusion-v2-<hash of the backbone's training fields>``: equal for every built-in
+        diffusion method; sampling fields (:data:`SAMPLING_FIELDS`) are left out, so a
+        sampler ablation reuses the checkpoint."""
+        import dataclasses
+
+        from baselines.common.config import SAMPLING_FIELDS
+
+        defaults = DiffusionConfig()
+        training = dataclasses.replace(
+            self.diffusion, **{f: getattr(defaults, f) for f in SAMPLING_FIELDS})
+        return f"diffusion-v2-{config_hash(training)}"
 
     def pretrain(self, dataset: DemoDataset, ctx: RunContext) -> DiffusionPolicy:
         """Train the diffusion policy on ``dataset`` within ``ctx.budget``."""
@@ -122,4 +131,7 @@ class DiffusionMethodBase:
             from baselines.steer.policy import LatentSteeredPolicy
 
             return LatentSteeredPolicy.load(Path(directory), ctx.device)
-        return DiffusionPolicy.load(Path(directory), ctx.device)
+        policy = DiffusionPolicy.load(Path(directory), ctx.device)
+        if policy.model.actor_ft is None:  # a pretrained checkpoint: sample as configured
+            policy.model.set_sampling(self.diffusion)
+        return policy

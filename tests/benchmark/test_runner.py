@@ -79,6 +79,8 @@ def test_options_are_logged_and_make_their_own_leaderboard_row(avoid_dataset, tm
     ddpm = evaluate(EvalRequest(method="bc", task="avoid", seeds=(0,), tier="smoke"))
     # issue 11: bc ignored every option; the sampler must change the episodes
     assert ddim.seeds[0].records != ddpm.seeds[0].records
+    # ... without training the same weights twice: a sampler is not part of the checkpoint
+    assert len(list((tmp_path / "cache" / "pretrained").glob("*/COMPLETE"))) == 1
     results = read_results(tracking.tracking_uri()).results
     assert sorted(row_label(r) for r in results) == ["bc", "bc [pretrained_sampler=ddim]"]
     # the sampler really changed: the two runs' configs (and so their policies) differ
