@@ -148,8 +148,18 @@ def start_run(
                     run_name=run_name)
     run_id = run.info.run_id
     ps = [Param(k, str(v)[:_MAX_PARAM]) for k, v in params.items()]
-    for i in range(0, len(ps), 100):  # MLflow's per-batch param limit
-        _retrying(c.log_batch, run_id, params=ps[i : i + 100])
+    try:
+        for i in range(0, len(ps), 100):  # MLflow's per-batch param limit
+            _retrying(c.log_batch, run_id, params=ps[i : i + 100])
+    except BaseException as exc:
+        # the run exists now: an interrupt (a sweep's SIGTERM) or an error while its params
+        # are written must not leave it RUNNING, since the caller never got its id
+        status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+        try:
+            end_run(c, run_id, status, f"{type(exc).__name__} while the run was being started")
+        except Exception:  # noqa: BLE001 - the original error matters more
+            pass
+        raise
     return run_id
 
 
