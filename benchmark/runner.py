@@ -518,11 +518,12 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
             seed_m[schema.SUCCESS_GAIN] = seed_m[schema.SUCCESS_RATE] - reference["success"]
         if hasattr(method, "diagnostics") and policy is pretrained:
             seed_m.update(method.diagnostics(policy, dataset, ctx))
-        if checkpoint_dists:
-            # pretrained (0 %), the checkpoints, and the final policy (100 %)
-            seed_m[schema.CHECKPOINT_STABILITY] = metrics.mode_stability(
-                [pretrain_dist, *(checkpoint_dists[f] for f in sorted(checkpoint_dists)),
-                 dists["nominal"]])
+        stages = [pretrain_dist, *(checkpoint_dists[f] for f in sorted(checkpoint_dists)),
+                  dists["nominal"]]
+        if checkpoint_dists and any(sum(d.values()) for d in stages):
+            # pretrained (0 %), the checkpoints, and the final policy (100 %); undefined when
+            # none of them has a successful episode (no modes to compare)
+            seed_m[schema.CHECKPOINT_STABILITY] = metrics.mode_stability(stages)
         if isinstance(policy, ModeSelectablePolicy) and req.mode is None:
             with _naming_method(req.method):
                 records += evaluate_latent_modes(policy, task, budget, progress)
