@@ -477,13 +477,17 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
         if fine_tunes and hasattr(method, "reference_policy"):
             # the pretrained policy under the method's own sampler: what fine-tuning is
             # measured against (bc's sampler would credit the algorithm with the sampler's gain)
-            ref_policy = method.reference_policy(method.load(pretrained_dir, ctx), ctx)
-            with _naming_method(req.method):
-                ref_records = _evaluate_levels(ref_policy, task, nominal, budget, progress)
-            reference = {
-                "success": metrics.success_rate([r.success for r in ref_records]),
-                "dist": metrics.mode_distribution([r.mode for r in ref_records],
-                                                  [r.success for r in ref_records])}
+            def evaluate_reference() -> dict[str, Any]:
+                ref_policy = method.reference_policy(method.load(pretrained_dir, ctx), ctx)
+                with _naming_method(req.method):
+                    recs = _evaluate_levels(ref_policy, task, nominal, budget, progress)
+                return {"success": metrics.success_rate([r.success for r in recs]),
+                        "dist": metrics.mode_distribution([r.mode for r in recs],
+                                                          [r.success for r in recs])}
+
+            reference = _cached_json(
+                pretrained_dir / f"reference-{spec_hash}-{method_config_hash(method, {}, None)}"
+                ".json", evaluate_reference)
         if fine_tunes and pretrain_records is not None:
             # the reference evaluation just used this object (a cold cache); fine-tune a fresh
             # load so that what is fine-tuned never depends on the cache's state
@@ -566,16 +570,28 @@ def _pretrain_distribution(policy: Policy, task: Task,
         the distribution came from the cache).
     """
     cache = pretrained_dir / f"nominal_mode_distribution-{spec_hash}-{sampler_key}.json"
+    ran: list[EpisodeRecord] = []
+
+    def run() -> dict[str, int]:
+        ran.extend(_evaluate_levels(policy, task, nominal, budget, progress))
+        return metrics.mode_distribution([r.mode for r in ran], [r.success for r in ran])
+
+    dist = _cached_json(cache, run)
+    return dist, (ran or None)
+
+
+def _cached_json(path: Path, compute: Any) -> Any:
+    """``compute()``'s JSON-able result, read from ``path`` when an earlier run wrote it there
+    (written atomically; an unreadable file is recomputed)."""
     try:
-        return json.loads(cache.read_text()), None
+        return json.loads(path.read_text())
     except (OSError, ValueError):
         pass
-    records = _evaluate_levels(policy, task, nominal, budget, progress)
-    dist = metrics.mode_distribution([r.mode for r in records], [r.success for r in records])
-    tmp = cache.with_suffix(f".{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(dist, sort_keys=True))
-    os.replace(tmp, cache)
-    return dist, records
+    value = compute()
+    tmp = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
+    tmp.write_text(json.dumps(value, sort_keys=True))
+    os.replace(tmp, path)
+    return value
 
 
 def aggregate(seeds: list[SeedResult]) -> dict[str, metrics.Estimate]:
