@@ -35,7 +35,7 @@ from functools import cache
 
 import numpy as np
 
-from benchmark import metrics, schema
+from benchmark import metrics, mode_metrics, schema
 from benchmark.metrics import Estimate
 from benchmark.spec import TIERS, TaskSpec
 from leaderboard.records import SeedResult
@@ -88,6 +88,10 @@ EXTRA_METRICS: tuple[tuple[str, str, str, str], ...] = (
      "normalised mutual information between the forced z and the achieved mode"),
     ("latent_srm", schema.LATENT_SRM, "SRM (z)",
      "SRM with SR_m from the episodes of the z codes whose most frequent mode is m"),
+    ("latent_map_agreement", schema.LATENT_MAP_AGREEMENT, "z-map agreement",
+     "across seeds: share of latent codes mapped to the same mode once two seeds' codes are "
+     "matched one-to-one (Hungarian), mean over seed pairs; 1 = the same z -> mode map up to "
+     "a permutation (no interval: seed pairs are not independent)"),
 )
 """Columns shown on task pages only."""
 
@@ -394,8 +398,9 @@ def _group_stats(task: str, label: str, tier: str, spec: TaskSpec,
         latest[r.seed] = r  # the latest re-run of a seed wins
     seeds = tuple(sorted(latest))
     rows = [latest[s] for s in seeds]
-    names = [m for _, m, _, _ in METRICS + EXTRA_METRICS if m != schema.MODE_STABILITY]
-    keys = [k for k, m, _, _ in METRICS + EXTRA_METRICS if m != schema.MODE_STABILITY]
+    across = (schema.MODE_STABILITY, schema.LATENT_MAP_AGREEMENT)  # from several seeds
+    names = [m for _, m, _, _ in METRICS + EXTRA_METRICS if m not in across]
+    keys = [k for k, m, _, _ in METRICS + EXTRA_METRICS if m not in across]
     level_objs = list(spec.perturbations)
     # one matrix (seeds x columns) so that one bootstrap draw serves every column
     cols = names + [schema.level_metric(m, lv.name) for lv in level_objs
@@ -413,6 +418,7 @@ def _group_stats(task: str, label: str, tier: str, spec: TaskSpec,
     dists = [r.nominal_distribution() for r in rows if "nominal" in r.mode_distribution]
     # across one seed stability is undefined, not 1: the cell is empty ("–"), never ranked
     cells["mode_stability"] = metrics.stability_ci(dists) if len(dists) >= 2 else None
+    cells["latent_map_agreement"] = _map_agreement(rows)
     levels = []
     for i, lv in enumerate(level_objs):
         s_est, m_est = ests[len(keys) + 2 * i], ests[len(keys) + 2 * i + 1]
@@ -433,6 +439,24 @@ def _group_stats(task: str, label: str, tier: str, spec: TaskSpec,
     return GroupStats(task, rows[0].method, label, tier, seeds, cells, tuple(levels), ordered,
                       tuple(rows), superseded=len(results) - len(rows), progress=progress,
                       n_no_success=no_success)
+
+
+def _map_agreement(rows: Sequence[SeedResult]) -> Estimate | None:
+    """Mean pairwise z -> mode map agreement of the seeds that forced each z (as the runner's
+    group metric; no interval), None with fewer than two such seeds."""
+    maps = []
+    for r in rows:
+        if not r.latent_counts:
+            continue
+        codes = sorted(r.latent_counts, key=int)
+        maps.append([min(c, key=lambda lab, c=c: (-c[lab], lab)) if sum(c.values()) else None
+                     for c in (r.latent_counts[z] for z in codes)])
+    pairs = [mode_metrics.map_agreement(a, b) for i, a in enumerate(maps) for b in maps[i + 1:]
+             if len(a) == len(b)]
+    pairs = [p for p in pairs if p == p]
+    if not pairs:
+        return None
+    return Estimate(float(np.mean(pairs)), math.nan, math.nan, len(maps))
 
 
 _PROGRESS = re.compile(r"^p\d+$")  # kitchen-style partial progress p1..pN (runner)
@@ -580,3 +604,71 @@ def _compile(
 def _row_order(g: GroupStats) -> tuple[float, str]:
     s = g.cells.get("success")
     return (-(s.value if s is not None else -1.0), g.label)
+
+
+@dataclass(frozen=True)
+class OptionSweep:
+    """Rows of one method on one task board that differ in one numeric option (``bench sweep
+    --grid key=v1,v2,...``), with the method's default row at its config value.
+
+    Attributes:
+        method: Method id.
+        key: The option's name as given on the command line (e.g. ``beta``).
+        points: ``(value, row)`` sorted by value.
+    """
+
+    method: str
+    key: str
+    points: tuple[tuple[float, GroupStats], ...]
+
+
+def _default_value(g: GroupStats, key: str) -> float | None:
+    """The value of option ``key`` in a default row's logged method config, if numeric."""
+    params = g.results[0].params
+    for name in (f"method.{key}", *(n for n in params if n.endswith(f".{key.split('.')[-1]}"))):
+        if name in params:
+            try:
+                return float(params[name])
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+MIN_SWEEP_POINTS = 3
+"""An option sweep is drawn from this many distinct values on (fewer is not a curve)."""
+
+
+def option_sweeps(task: TaskBoard) -> list[OptionSweep]:
+    """Find the option sweeps of a task board (see :class:`OptionSweep`).
+
+    A row joins a sweep when its options set exactly one key to a number and it has no
+    forced latent mode; the method's default row joins at the value its logged config has.
+    Sweeps with fewer than :data:`MIN_SWEEP_POINTS` distinct values are left out.
+    """
+    by_key: dict[tuple[str, str], dict[float, GroupStats]] = defaultdict(dict)
+    defaults: dict[str, GroupStats] = {}
+    for g in task.rows:
+        r = g.results[0]
+        if r.mode:
+            continue
+        if not r.options:
+            defaults[g.method] = g
+            continue
+        if len(r.options) != 1:
+            continue
+        ((key, raw),) = r.options.items()
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(value):
+            by_key[(g.method, key)][value] = g
+    out = []
+    for (method, key), points in sorted(by_key.items()):
+        if method in defaults:
+            v = _default_value(defaults[method], key)
+            if v is not None and math.isfinite(v) and v not in points:
+                points[v] = defaults[method]
+        if len(points) >= MIN_SWEEP_POINTS:
+            out.append(OptionSweep(method, key, tuple(sorted(points.items()))))
+    return out

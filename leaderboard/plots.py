@@ -287,3 +287,73 @@ def latent_heatmap(counts: Mapping[str, Mapping[str, int]], modes: Sequence[str]
                 "</title></rect>")
     parts.append(f"<text x='{left}' y='{height - 6:.1f}' font-size='9'>{esc(footnote)}</text>")
     return _svg(width, height, parts, title)
+
+
+def option_curves(
+    values: Sequence[float],
+    panels: Sequence[tuple[str, Sequence[Estimate | None], float | None]],
+    title: str,
+    x_label: str,
+    color: str = "#1f77b4",
+) -> str:
+    """Metrics against one option's value (a ``--grid`` sweep): one small panel per metric,
+    the mean over seeds with its 95 % CI whisker (no whisker where the CI is not meaningful,
+    n < 3). The x axis is logarithmic when every value is positive and they span 20x or more.
+
+    Args:
+        values: The option's values, sorted ascending, shape (P,).
+        panels: ``(metric label, estimates (P,), y max or None to fit)`` per panel.
+        title: Accessible title.
+        x_label: X-axis label (the option's name).
+        color: Line colour.
+
+    Returns:
+        The SVG document.
+    """
+    pw, ph, gap, left, top = 190, 130, 44, 48, 24
+    log = all(v > 0 for v in values) and max(values) / min(values) >= 20
+    xs = [math.log10(v) for v in values] if log else list(values)
+    lo, hi = min(xs), max(xs)
+    span = (hi - lo) or 1.0
+    parts: list[str] = []
+    for p, (label, ests, y_max) in enumerate(panels):
+        ox = left + p * (pw + gap)
+        finite = [e for e in ests if e is not None]
+        top_v = y_max if y_max is not None else max(
+            [max(e.value, e.ci_high if math.isfinite(e.ci_high) else e.value)
+             for e in finite] + [1e-9]) * 1.1
+        ticks = [top_v * f for f in (0, 0.25, 0.5, 0.75, 1.0)]
+        parts.append(f"<text x='{ox + pw / 2:.1f}' y='{top - 8:.1f}' text-anchor='middle' "
+                     f"font-weight='bold' fill='#333'>{esc(label)}</text>")
+        parts += _y_axis(ox, top, ph, pw, ticks, 0, top_v, "{:.2g}")
+
+        def xy(x: float, v: float, ox: float = ox, top_v: float = top_v) -> tuple[float, float]:
+            return (ox + 10 + (x - lo) / span * (pw - 20),
+                    top + ph - min(max(v, 0.0), top_v) / top_v * ph)
+
+        for x, v in zip(xs, values, strict=True):
+            px, _ = xy(x, 0)
+            parts.append(f"<text x='{px:.1f}' y='{top + ph + 13:.1f}' text-anchor='middle' "
+                         f"fill='#666' font-size='9'>{v:g}</text>")
+        line = []
+        for x, v, e in zip(xs, values, ests, strict=True):
+            if e is None:
+                continue
+            px, py = xy(x, e.value)
+            line.append((px, py))
+            if e.n >= 3 and math.isfinite(e.ci_low) and math.isfinite(e.ci_high):
+                _, y1 = xy(x, e.ci_low)
+                _, y2 = xy(x, e.ci_high)
+                parts.append(f"<line x1='{px:.1f}' x2='{px:.1f}' y1='{y1:.1f}' y2='{y2:.1f}' "
+                             f"stroke='{esc(color)}' stroke-width='1.5'/>")
+            parts.append(f"<circle cx='{px:.1f}' cy='{py:.1f}' r='3' fill='{esc(color)}'>"
+                         f"<title>{esc(x_label)}={v:g}: {esc(label)} {e.value:.3g} "
+                         f"[{e.ci_low:.3g}, {e.ci_high:.3g}], n={e.n}</title></circle>")
+        if len(line) > 1:
+            parts.append("<polyline points='" + " ".join(f"{x:.1f},{y:.1f}" for x, y in line)
+                         + f"' fill='none' stroke='{esc(color)}' stroke-width='1.5'/>")
+        parts.append(f"<text x='{ox + pw / 2:.1f}' y='{top + ph + 30:.1f}' "
+                     f"text-anchor='middle' fill='#666'>{esc(x_label)}"
+                     f"{' (log scale)' if log else ''}</text>")
+    width = left + max(len(panels), 1) * (pw + gap)
+    return _svg(width, top + ph + 40, parts, title)

@@ -32,7 +32,15 @@ from markupsafe import Markup
 from benchmark.metrics import Estimate
 from benchmark.spec import short_hash
 from leaderboard import exports, plots
-from leaderboard.compile import EXTRA_METRICS, METRICS, GroupStats, Leaderboard, TaskBoard
+from leaderboard.compile import (
+    EXTRA_METRICS,
+    METRICS,
+    GroupStats,
+    Leaderboard,
+    OptionSweep,
+    TaskBoard,
+    option_sweeps,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -114,12 +122,35 @@ def _write_plots(task: TaskBoard, colors: Mapping[str, str], out: Path) -> dict[
             [(s, g.cells.get("mode_entropy"), g.cells.get("success")) for s, g in series],
             f"Success vs mode entropy, {task.task}, tier {task.tier}"),
     }
+    for i, sweep in enumerate(option_sweeps(task)):
+        values = [v for v, _ in sweep.points]
+        panels = [(label, [g.cells.get(key) for _, g in sweep.points], y_max)
+                  for key, label, y_max in SWEEP_PANELS
+                  if any(g.cells.get(key) is not None for _, g in sweep.points)]
+        files[f"sweep{i}"] = plots.option_curves(
+            values, panels, f"{sweep.method} on {task.task} ({task.tier}) against "
+            f"{sweep.key}", sweep.key, colors.get(sweep.points[0][1].label, "#1f77b4"))
     paths = {}
     for kind, svg in files.items():
         name = f"{stem}-{kind}.svg"
         (out / "plots" / name).write_text(svg, encoding="utf-8")
         paths[kind] = f"../plots/{name}"
     return paths
+
+
+SWEEP_PANELS: tuple[tuple[str, str, float | None], ...] = (
+    ("success", "success rate", 1.0),
+    ("mode_count", "mode count", None),
+    ("mode_entropy", "H(π)", 1.0),
+    ("off_support_rate", "off-support rate", 1.0),
+    ("lipschitz_p95", "Lipschitz (p95)", None),
+)
+"""Panels of an option-sweep figure: (metric key, label, y max or None to fit the data)."""
+
+
+def sweep_figures(task: TaskBoard) -> list[tuple[OptionSweep, str]]:
+    """The option sweeps of a board with their plot's key in :func:`_write_plots`' result."""
+    return [(s, f"sweep{i}") for i, s in enumerate(option_sweeps(task))]
 
 
 def _latent_plot(g: GroupStats, out: Path) -> str | None:
@@ -199,7 +230,8 @@ def build_site(lb: Leaderboard, out: Path) -> dict[str, Path]:
     tasks: dict[str, list[tuple[TaskBoard, dict[str, str]]]] = defaultdict(list)
     for tb in lb.tiers:
         for task in tb.tasks:
-            tasks[task.task].append((task, _write_plots(task, colors, out)))
+            tasks[task.task].append((task, _write_plots(task, colors, out),
+                                     sweep_figures(task)))
     for task_id, boards in tasks.items():
         html = env.get_template("task.html.j2").render(
             **common, root="../", task_id=task_id, spec=boards[0][0].spec, boards=boards,

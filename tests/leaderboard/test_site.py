@@ -149,3 +149,71 @@ def test_the_heat_map_matches_codes_across_seeds_before_summing(tmp_path, result
     text = svg.read_text()
     assert f"z=0 → L: {6 * len(bmd)} of {6 * len(bmd)}" in text
     assert f"z=1 → R: {6 * len(bmd)} of {6 * len(bmd)}" in text
+
+
+def test_z_map_agreement_is_shown_and_invariant_to_relabelling_codes(tmp_path, results, lookup):
+    """Issue 13: the cross-seed agreement of the z -> mode maps was computed by the runner
+    but shown nowhere."""
+    bmd = sorted((r for r in results if r.method == "bmd" and r.tier == "small"
+                  and r.task == "avoid-v0"), key=lambda r: r.seed)
+    assert len(bmd) >= 3
+    perms = [{"0": {"L": 6}, "1": {"R": 6}}, {"0": {"R": 6}, "1": {"L": 6}}]
+    swapped = [dataclasses.replace(r, latent_counts=perms[i % 2]) for i, r in enumerate(bmd)]
+    rest = [r for r in results if r not in bmd]
+    lb = compile_leaderboard(rest + swapped, lookup, method_lookup)
+    (row,) = [g for g in lb.groups() if g.method == "bmd" and g.tier == "small"
+              and g.task == "avoid-v0"]
+    assert row.cells["latent_map_agreement"].value == 1.0
+    assert row.cells["latent_map_agreement"].n == len(bmd)
+    # one seed whose two codes both land on L: it agrees with each other seed on one code of 2
+    odd = [dataclasses.replace(swapped[0], latent_counts={"0": {"L": 6}, "1": {"L": 3}})]
+    lb = compile_leaderboard(rest + odd + swapped[1:], lookup, method_lookup)
+    (row,) = [g for g in lb.groups() if g.method == "bmd" and g.tier == "small"
+              and g.task == "avoid-v0"]
+    n = len(bmd)
+    expected = ((n - 1) * 0.5 + (n - 1) * (n - 2) / 2) / (n * (n - 1) / 2)
+    assert row.cells["latent_map_agreement"].value == pytest.approx(expected)
+    build_site(lb, tmp_path / "site")
+    page = (tmp_path / "site" / "tasks" / f"{slug('avoid-v0')}.html").read_text()
+    assert "z-map agreement" in page
+    # methods without latent codes have no agreement
+    assert all(g.cells["latent_map_agreement"] is None for g in lb.groups() if g.method != "bmd")
+
+
+def test_a_grid_sweep_gets_a_metric_against_option_plot(tmp_path, results, lookup):
+    """Issue 16: rows that differ in one numeric option (``--grid beta=...``) are drawn as
+    metrics against the option, with the default row at its logged config value."""
+    from leaderboard.compile import option_sweeps
+
+    base = [r for r in results if r.method == "bc" and r.tier == "small"
+            and r.task == "avoid-v0"]
+    assert len(base) >= 3
+    default = [dataclasses.replace(r, params={**r.params, "method.beta": "1.0"}) for r in base]
+    swept = []
+    for i, beta in enumerate(("0.01", "0.1", "10")):
+        for r in base:
+            rate = r.metrics["success_rate"] * (1 - 0.2 * i)
+            swept.append(dataclasses.replace(
+                r, run_id=f"{r.run_id}-b{i}", options={"beta": beta}, config_hash=f"c{i}",
+                metrics={**r.metrics, "success_rate": rate}))
+    # a two-key ablation and a string option never form a sweep
+    other = [dataclasses.replace(r, run_id=f"{r.run_id}-o", config_hash="o",
+                                 options={"beta": "3", "prior": "learned"}) for r in base]
+    lb = compile_leaderboard([r for r in results if r not in base] + default + swept + other,
+                             lookup, method_lookup)
+    (board,) = [t for tb in lb.tiers if tb.tier == "small" for t in tb.tasks
+                if t.task == "avoid-v0"]
+    (sweep,) = option_sweeps(board)
+    assert sweep.method == "bc" and sweep.key == "beta"
+    assert [v for v, _ in sweep.points] == [0.01, 0.1, 1.0, 10.0]
+    assert not sweep.points[2][1].results[0].options  # the default row, at beta = 1
+    build_site(lb, tmp_path / "site")
+    page = (tmp_path / "site" / "tasks" / f"{slug('avoid-v0')}.html").read_text()
+    assert "Option sweeps" in page and "1 (default)" in page
+    (img,) = re.findall(r'src="\.\./plots/([^"]*-sweep0\.svg)"', page)
+    svg = (tmp_path / "site" / "plots" / img).read_text()
+    assert "(log scale)" in svg
+    # the plotted success at beta = 10 is the mean of the rows' seeds
+    want = sum(r.metrics["success_rate"] * 0.6 for r in base) / len(base)
+    got = re.search(r"beta=10: success rate ([0-9.]+)", svg)
+    assert got and float(got[1]) == pytest.approx(want, abs=5e-3)
