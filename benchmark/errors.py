@@ -15,6 +15,18 @@ class UsageError(BenchError):
     exit_code = 2
 
 
+class DefaultOptionError(UsageError):
+    """An option whose value is the config's default (it would change nothing; exit code 2).
+
+    Attributes:
+        key: The option's key as given.
+    """
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
 class UnknownIdError(UsageError):
     """An unknown task, method, tier or level id (exit code 2)."""
 

@@ -19,7 +19,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from benchmark.errors import AdapterError, UsageError
+from benchmark.errors import AdapterError, DefaultOptionError, UsageError
 
 
 def apply_options(configs: Mapping[str, Any], options: Mapping[str, Any]
@@ -51,8 +51,8 @@ def apply_options(configs: Mapping[str, Any], options: Mapping[str, Any]
         hints = typing.get_type_hints(type(cfg))
         coerced = _coerce(key, value, hints[field_name])
         if coerced == getattr(cfg, field_name):
-            raise UsageError(f"option {key}={value!r} is the default; it would change "
-                             "nothing: drop it")
+            raise DefaultOptionError(key, f"option {key}={value!r} is the default; it would "
+                                     "change nothing: drop it")
         changes[name][field_name] = coerced
         applied[key] = coerced
     out: dict[str, Any] = {}

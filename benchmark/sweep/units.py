@@ -216,6 +216,7 @@ def plan_units(cfg: SweepConfig, build_datasets: bool = True,
         UnknownIdError: Unknown method, task or perturbation level.
         AdapterError: A method or task that fails to load.
     """
+    from benchmark.errors import DefaultOptionError
     from benchmark.options import configure_method
     from benchmark.registry import get_method_class
     from benchmark.runner import method_config_hash, resolve_levels
@@ -225,11 +226,25 @@ def plan_units(cfg: SweepConfig, build_datasets: bool = True,
     # per (method, task): a method may take task-specific defaults (dppo: DPPO's family config)
     configs: dict[tuple[str, str, tuple[tuple[str, Any], ...]], str] = {}
     option_sets = cfg.option_sets()
+    grid_keys = {k for k, _ in cfg.grid}
+    unit_opts: dict[tuple[str, str, tuple[tuple[str, Any], ...]], tuple[tuple[str, Any], ...]] = {}
     for m in methods:
         for task in tasks:
             for opts in option_sets:
-                method, applied = configure_method(get_method_class(m)(), m, dict(opts),
-                                                   task.spec)
+                kept = opts
+                while True:
+                    try:
+                        method, applied = configure_method(get_method_class(m)(), m,
+                                                           dict(kept), task.spec)
+                        break
+                    except DefaultOptionError as exc:
+                        # a grid value equal to the default is the method's default unit
+                        # (its own leaderboard row, the point the curve passes through);
+                        # an --option equal to the default stays an error
+                        if exc.key not in grid_keys:
+                            raise
+                        kept = tuple((k, v) for k, v in kept if k != exc.key)
+                unit_opts[(m, task.spec.id, opts)] = kept
                 configs[(m, task.spec.id, opts)] = method_config_hash(method, applied, None)
     per_task = []
     for task in tasks:
@@ -240,8 +255,9 @@ def plan_units(cfg: SweepConfig, build_datasets: bool = True,
         for task, levels, ds_hash in per_task:
             spec = task.spec
             spec_hash = spec.hash()
-            for opts in option_sets:
-                cfg_hash = configs[(m, spec.id, opts)]
+            for grid_opts in option_sets:
+                cfg_hash = configs[(m, spec.id, grid_opts)]
+                opts = unit_opts[(m, spec.id, grid_opts)]
                 for seed in sorted(set(cfg.seeds)):
                     key = None if ds_hash is None else unit_key(
                         m, spec.id, spec_hash, ds_hash, seed, cfg.tier, cfg_hash, levels)

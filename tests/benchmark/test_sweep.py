@@ -435,3 +435,15 @@ def test_an_option_grid_makes_one_unit_per_value_and_config(tmp_path, monkeypatc
     with pytest.raises(UsageError, match="both"):
         SweepConfig(methods=("bc-cvae",), tasks=("radial",), seeds=(0,),
                     options=(("beta", 1.0),), grid=(("beta", (0.1,)),))
+    # the default value on a grid is the method's default unit (no option, its plain row);
+    # given as an --option it is still refused
+    with_default = SweepConfig(methods=("bc-cvae",), tasks=("radial",), seeds=(0,),
+                               tier="smoke", grid=(("beta", (0.1, 1.0)),))
+    units, _ = plan_sweep(with_default, build_datasets=True)
+    plain, _ = plan_sweep(SweepConfig(methods=("bc-cvae",), tasks=("radial",), seeds=(0,),
+                                      tier="smoke"), build_datasets=True)
+    assert sorted(u.options for u in units) == [(), (("beta", 0.1),)]
+    assert {u.key for u in units if not u.options} == {plain[0].key}
+    with pytest.raises(UsageError, match="is the default"):
+        plan_sweep(SweepConfig(methods=("bc-cvae",), tasks=("radial",), seeds=(0,),
+                               tier="smoke", options=(("beta", 1.0),)), build_datasets=True)
