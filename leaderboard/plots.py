@@ -18,7 +18,28 @@ from xml.sax.saxutils import escape
 from benchmark.metrics import Estimate
 
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#8C6D1F",
-           "#000000", "#999999", "#F0E442")
+           "#000000", "#999999", "#F0E442", "#882255", "#44AA99")
+"""Okabe-Ito's colour-blind-safe palette plus Tol's wine, teal and two greys."""
+
+METHOD_COLORS = {
+    "bc": "#000000", "bc-flow": "#999999", "bc-cvae": "#8C6D1F", "bc-mlp": "#F0E442",
+    "dppo": "#0072B2", "entropy-rl": "#56B4E9", "dsrl": "#E69F00", "res": "#009E73",
+    "bmd": "#D55E00", "dppo-bmd": "#CC79A7", "res-bmd": "#882255",
+}
+"""Each built-in method's colour on every page and in every build (a [BMD] variant has a hue
+of its own, not its base's)."""
+
+DASHES = ("", "6 3", "2 2", "8 3 2 3", "1 3", "10 4")
+"""Line styles: rows of one method (ablations, forced modes) and methods sharing a colour
+are told apart by these, not by colour alone."""
+
+
+def _stable_index(text: str, n: int) -> int:
+    """An index in [0, n) that depends on ``text`` only (not on the other labels or the
+    interpreter's hash seed)."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") % n
 FONT = "font-family='Helvetica, Arial, sans-serif'"
 
 
@@ -28,8 +49,21 @@ def esc(text: object) -> str:
 
 
 def color_map(labels: Sequence[str]) -> dict[str, str]:
-    """A stable colour per label (sorted order, palette cycled)."""
-    return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(sorted(set(labels)))}
+    """A stable colour per label: its method's (:data:`METHOD_COLORS` for the built-in ones,
+    a palette colour picked by the method id's hash for plugins), the same on every page and
+    in every build whatever else the store holds."""
+    out = {}
+    for label in set(labels):
+        method = label.split(" [")[0].split(" v")[0].split(" cfg ")[0]
+        out[label] = METHOD_COLORS.get(method) or PALETTE[_stable_index(method, len(PALETTE))]
+    return out
+
+
+def dash_map(labels: Sequence[str]) -> dict[str, str]:
+    """A stable line style per label: solid for a built-in method's own row, otherwise one
+    of :data:`DASHES` picked by the label's text (stable across builds)."""
+    return {label: "" if label in METHOD_COLORS
+            else DASHES[1 + _stable_index(label, len(DASHES) - 1)] for label in set(labels)}
 
 
 @dataclass(frozen=True)
@@ -43,6 +77,7 @@ class Series:
 
     label: str
     color: str
+    dash: str = ""
 
 
 def _svg(width: float, height: float, body: list[str], title: str) -> str:
@@ -59,12 +94,14 @@ def _legend(series: Sequence[Series], x: float, y: float, width: float) -> tuple
     parts: list[str] = []
     cx, cy = x, y
     for s in series:
-        w = 22 + 6.5 * len(s.label)
+        w = 30 + 6.5 * len(s.label)
         if cx + w > x + width and cx > x:
             cx, cy = x, cy + 16
-        parts.append(f"<rect x='{cx:.1f}' y='{cy - 8:.1f}' width='10' height='10' rx='2' "
-                     f"fill='{esc(s.color)}'/>"
-                     f"<text x='{cx + 14:.1f}' y='{cy + 1:.1f}' fill='#333'>{esc(s.label)}</text>")
+        dash = f" stroke-dasharray='{esc(s.dash)}'" if s.dash else ""
+        # the key is a stretch of the series' line: its colour and its dash pattern
+        parts.append(f"<line x1='{cx:.1f}' x2='{cx + 18:.1f}' y1='{cy - 3:.1f}' "
+                     f"y2='{cy - 3:.1f}' stroke='{esc(s.color)}' stroke-width='3'{dash}/>"
+                     f"<text x='{cx + 22:.1f}' y='{cy + 1:.1f}' fill='#333'>{esc(s.label)}</text>")
         cx += w
     return parts, cy - y + 16
 
@@ -182,8 +219,9 @@ def robustness_curves(
             parts.append("<polygon points='" + " ".join(f"{x:.1f},{y:.1f}" for x, y in band)
                          + f"' fill='{esc(s.color)}' fill-opacity='0.15' stroke='none'/>")
             line = [xy(i, e.value) for i, e in pts]
+            dash = f" stroke-dasharray='{esc(s.dash)}'" if s.dash else ""
             parts.append("<polyline points='" + " ".join(f"{x:.1f},{y:.1f}" for x, y in line)
-                         + f"' fill='none' stroke='{esc(s.color)}' stroke-width='2'/>")
+                         + f"' fill='none' stroke='{esc(s.color)}' stroke-width='2'{dash}/>")
             for (i, e), (x, y) in zip(pts, line, strict=True):
                 parts.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='2.5' fill='{esc(s.color)}'>"
                              f"<title>{esc(s.label)} @ {esc(levels[i])}: {e.value:.3g} "

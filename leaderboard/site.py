@@ -102,7 +102,8 @@ def _ladders(task: TaskBoard) -> dict[str, list[str]]:
 def _write_plots(task: TaskBoard, colors: Mapping[str, str], out: Path) -> dict[str, str]:
     """Write the task's SVG plots for one tier; return {kind: relative path from tasks/}."""
     stem = f"{slug(task.task)}-{slug(task.tier)}"
-    series = [(plots.Series(g.label, colors[g.label]), g) for g in task.rows]
+    dashes = plots.dash_map([g.label for g in task.rows])
+    series = [(plots.Series(g.label, colors[g.label], dashes[g.label]), g) for g in task.rows]
     modes = list(task.spec.modes)
     for _, g in series:
         modes += [m for m in g.mode_shares if m not in modes]

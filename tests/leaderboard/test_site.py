@@ -217,3 +217,19 @@ def test_a_grid_sweep_gets_a_metric_against_option_plot(tmp_path, results, looku
     want = sum(r.metrics["success_rate"] * 0.6 for r in base) / len(base)
     got = re.search(r"beta=10: success rate ([0-9.]+)", svg)
     assert got and float(got[1]) == pytest.approx(want, abs=5e-3)
+
+
+def test_a_method_keeps_its_colour_whatever_else_the_store_holds():
+    """Issue 17: colours were cycled over the store's sorted labels, so adding a method
+    recoloured others and two methods could share one."""
+    from leaderboard.plots import METHOD_COLORS, color_map, dash_map
+
+    few = color_map(["bc", "bmd", "dppo"])
+    many = color_map(["bc", "bmd", "dppo", "aaa-plugin", "bc-flow", "zzz", "bmd [lam=0.5]"])
+    assert all(few[m] == many[m] for m in few)
+    assert len(set(METHOD_COLORS.values())) == len(METHOD_COLORS)  # built-ins never share
+    assert color_map(["my-plugin"])["my-plugin"] == color_map(["a", "my-plugin", "bc"])["my-plugin"]
+    assert dash_map(["my-plugin"])["my-plugin"] != ""  # a plugin sharing a colour is dashed
+    dashes = dash_map(["bmd", "bmd [lam=0.5]", "bmd [n_latent=4]"])
+    assert dashes["bmd"] == "" and dashes["bmd [lam=0.5]"] != ""  # an ablation is not solid
+    assert many["bmd [lam=0.5]"] == many["bmd"]  # same method, same colour, other dash
