@@ -139,6 +139,9 @@ def _write_plots(task: TaskBoard, colors: Mapping[str, str], out: Path) -> dict[
     return paths
 
 
+LATEX_METRIC_TABLES = ("success", "srm", "mode_count", "mode_entropy")
+"""Metrics written as a one-metric methods x tasks LaTeX table (``leaderboard_<key>.tex``)."""
+
 SWEEP_PANELS: tuple[tuple[str, str, float | None], ...] = (
     ("success", "success rate", 1.0),
     ("mode_count", "mode count", None),
@@ -254,6 +257,9 @@ def build_site(lb: Leaderboard, out: Path) -> dict[str, Path]:
     (out / "index.html").write_text(html, encoding="utf-8")
     written = {"index": out / "index.html"}
     for name, text in (("leaderboard.tex", exports.to_latex(lb)),
+                       ("leaderboard_wide.tex", exports.to_latex(lb, wide=True)),
+                       *((f"leaderboard_{key}.tex", exports.to_latex_metric(lb, key))
+                         for key in LATEX_METRIC_TABLES),
                        ("leaderboard.md", exports.to_markdown(lb)),
                        ("leaderboard.csv", exports.to_csv(lb)),
                        ("leaderboard_seeds.csv", exports.to_seed_csv(lb))):

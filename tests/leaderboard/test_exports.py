@@ -36,8 +36,58 @@ def _strip_escaped_braces(tex: str) -> str:
     return tex.replace(r"\{", "").replace(r"\}", "")
 
 
+def _check_latex(tex: str) -> tuple[list[str], list[str]]:
+    """Balanced braces, matching environments, as many cells per row as columns; returns
+    the environments opened and the data rows."""
+    body = _strip_escaped_braces("\n".join(line for line in tex.splitlines()
+                                           if not line.startswith("%")))
+    depth = 0
+    for ch in body:
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        assert depth >= 0
+    assert depth == 0
+    begins = re.findall(r"\\begin\{(\w+\*?)\}", body)
+    assert sorted(begins) == sorted(re.findall(r"\\end\{(\w+\*?)\}", body))
+    rows = []
+    for table in re.split(r"\\begin\{tabular\}", tex)[1:]:
+        spec = re.match(r"\{(\w+)\}", table).group(1)
+        body_rows = [line for line in table.split(r"\end{tabular}")[0].splitlines()
+                     if line.endswith(r"\\")]
+        assert body_rows and all(len(re.split(r"(?<!\\)&", r)) == len(spec)
+                                 for r in body_rows)
+        rows += body_rows
+    return begins, rows
+
+
+@pytest.mark.parametrize("key", ["success", "mode_count"])
+def test_one_metric_latex_table_is_methods_by_tasks(lb, key):
+    """Issue 17: the full table is too wide for one column; one metric as methods x tasks
+    fits, with the best per task in bold."""
+    from leaderboard.exports import to_latex_metric
+
+    tex = to_latex_metric(lb, key)
+    begins, rows = _check_latex(tex)
+    assert begins == ["table", "tabular"] * len(lb.tiers)
+    for tb in lb.tiers:
+        header = next(line for line in tex.splitlines() if line.startswith("Method & "))
+        assert all(latex_escape(t.task) in header for t in tb.tasks)
+    n_methods = sum(len({g.label for t in tb.tasks for g in t.rows}) for tb in lb.tiers)
+    assert len(rows) == n_methods + len(lb.tiers)  # + one header row per tier
+    assert r"\textbf{" in tex
+    with pytest.raises(KeyError):
+        to_latex_metric(lb, "no_such_metric")
+
+
+def test_wide_latex_spans_both_columns_scaled_to_the_text_width(lb):
+    tex = to_latex(lb, wide=True)
+    begins, _ = _check_latex(tex)
+    assert begins == ["table*", "tabular"] * len(lb.tiers)
+    assert tex.count(r"\resizebox{\textwidth}{!}{%") == len(lb.tiers)
+
+
 def test_latex_structure(lb):
     tex = to_latex(lb)
+    _check_latex(tex)
     body = _strip_escaped_braces("\n".join(line for line in tex.splitlines()
                                            if not line.startswith("%")))
     depth = 0
