@@ -395,3 +395,94 @@ def option_curves(
                      f"{' (log scale)' if log else ''}</text>")
     width = left + max(len(panels), 1) * (pw + gap)
     return _svg(width, top + ph + 40, parts, title)
+
+
+def interval_plot(methods: Sequence[Series],
+                  panels: Sequence[tuple[str, Mapping[str, Estimate]]], title: str) -> str:
+    """rliable's interval estimates: per method, the aggregate (IQM) as a tick inside its
+    95 % stratified-bootstrap interval, one panel per metric, methods in the given order.
+
+    Args:
+        methods: The methods, top to bottom.
+        panels: ``(metric label, {method label: estimate})`` per panel (values in [0, 1]).
+        title: Accessible title.
+
+    Returns:
+        The SVG document.
+    """
+    row_h, pw, gap = 22, 220, 30
+    left = 16 + 6.5 * max([len(s.label) for s in methods] + [4])
+    top = 24
+    h = row_h * max(len(methods), 1)
+    parts: list[str] = []
+    for p, (label, ests) in enumerate(panels):
+        ox = left + p * (pw + gap)
+        parts.append(f"<text x='{ox + pw / 2:.1f}' y='{top - 8}' text-anchor='middle' "
+                     f"font-weight='bold' fill='#333'>{esc(label)}</text>")
+        for t in (0, 0.25, 0.5, 0.75, 1.0):
+            x = ox + t * pw
+            parts.append(f"<line x1='{x:.1f}' x2='{x:.1f}' y1='{top}' y2='{top + h}' "
+                         f"stroke='#e5e5e5'/><text x='{x:.1f}' y='{top + h + 14}' "
+                         f"text-anchor='middle' fill='#666'>{t:g}</text>")
+        for i, s in enumerate(methods):
+            y = top + i * row_h + row_h / 2
+            if p == 0:
+                parts.append(f"<text x='{left - 8:.1f}' y='{y + 4:.1f}' text-anchor='end' "
+                             f"fill='#333'>{esc(s.label)}</text>")
+            e = ests.get(s.label)
+            if e is None:
+                continue
+            x0, x1 = (ox + min(max(v, 0.0), 1.0) * pw for v in (e.ci_low, e.ci_high))
+            xv = ox + min(max(e.value, 0.0), 1.0) * pw
+            parts.append(f"<rect x='{x0:.1f}' y='{y - 6:.1f}' width='{max(x1 - x0, 1.5):.1f}' "
+                         f"height='12' fill='{esc(s.color)}' fill-opacity='0.55'/>"
+                         f"<line x1='{xv:.1f}' x2='{xv:.1f}' y1='{y - 8:.1f}' y2='{y + 8:.1f}' "
+                         f"stroke='#000' stroke-width='2'><title>{esc(s.label)}: {esc(label)} "
+                         f"{e.value:.3g} [{e.ci_low:.3g}, {e.ci_high:.3g}]</title></line>")
+    width = left + max(len(panels), 1) * (pw + gap)
+    return _svg(width, top + h + 24, parts, title)
+
+
+def performance_profile(series: Sequence[tuple[Series, Sequence[float]]], title: str,
+                        x_label: str = "success rate τ") -> str:
+    """rliable's performance profile: per method, the share of its (task, seed) runs whose
+    score exceeds τ, for τ from 0 to 1 (a step function; scores in [0, 1]).
+
+    Args:
+        series: ``(series, scores (n_runs,))`` per method.
+        title: Accessible title.
+        x_label: X-axis label.
+
+    Returns:
+        The SVG document.
+    """
+    left, w, h = 48, 320, 200
+    legend, lh = _legend([s for s, _ in series], left, 16, w + 100)
+    top = 16 + lh + 12
+    parts = list(legend) + _y_axis(left, top, h, w, [0, 0.25, 0.5, 0.75, 1.0], 0, 1)
+    for t in (0, 0.25, 0.5, 0.75, 1.0):
+        parts.append(f"<text x='{left + t * w:.1f}' y='{top + h + 14:.1f}' "
+                     f"text-anchor='middle' fill='#666'>{t:g}</text>")
+    for s, scores in series:
+        xs = sorted(min(max(float(v), 0.0), 1.0) for v in scores)
+        if not xs:
+            continue
+        n = len(xs)
+        pts = [(0.0, sum(v > 0.0 for v in xs) / n)]
+        for v in xs:  # the share drops just after each score
+            pts.append((v, sum(x > v for x in xs) / n))
+        line, prev = [], pts[0][1]
+        for x, frac in pts:
+            line += [(x, prev), (x, frac)]
+            prev = frac
+        line.append((1.0, prev))
+        dash = f" stroke-dasharray='{esc(s.dash)}'" if s.dash else ""
+        parts.append("<polyline points='" + " ".join(
+            f"{left + x * w:.1f},{top + h - y * h:.1f}" for x, y in line)
+            + f"' fill='none' stroke='{esc(s.color)}' stroke-width='2'{dash}>"
+            f"<title>{esc(s.label)}: {n} runs</title></polyline>")
+    parts.append(f"<text x='{left + w / 2:.1f}' y='{top + h + 30:.1f}' text-anchor='middle' "
+                 f"fill='#666'>{esc(x_label)}</text>"
+                 f"<text transform='translate(14,{top + h / 2:.1f}) rotate(-90)' "
+                 "text-anchor='middle' fill='#666'>share of runs with score &gt; τ</text>")
+    return _svg(left + w + 110, top + h + 40, parts, title)

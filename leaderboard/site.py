@@ -19,6 +19,7 @@ and the SVG files escape their own text (:func:`leaderboard.plots.esc`).
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 from collections import defaultdict
@@ -29,6 +30,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from benchmark import schema
 from benchmark.metrics import Estimate
 from benchmark.spec import short_hash
 from leaderboard import exports, plots
@@ -39,6 +41,7 @@ from leaderboard.compile import (
     Leaderboard,
     OptionSweep,
     TaskBoard,
+    TierBoard,
     option_sweeps,
 )
 
@@ -157,6 +160,40 @@ def sweep_figures(task: TaskBoard) -> list[tuple[OptionSweep, str]]:
     return [(s, f"sweep{i}") for i, s in enumerate(option_sweeps(task))]
 
 
+def _aggregate_plots(tb: TierBoard, colors: Mapping[str, str], out: Path) -> dict[str, str]:
+    """rliable's figures for one tier (IQM intervals, success performance profile) over the
+    tasks every method ran; {kind: path from the index}, empty without common tasks."""
+    if not tb.common_tasks:
+        return {}
+    dashes = plots.dash_map(list(tb.methods))
+    series = [plots.Series(m, colors[m], dashes[m]) for m in tb.methods]
+    scores: dict[str, list[float]] = {m: [] for m in tb.methods}
+    for task in tb.tasks:
+        if task.task not in tb.common_tasks:
+            continue
+        for g in task.rows:
+            scores[g.label] += [v for r in g.results
+                                if (v := r.metrics.get(schema.SUCCESS_RATE)) is not None
+                                and math.isfinite(v)]
+    files = {
+        "iqm": plots.interval_plot(
+            series, [("IQM success", {m: e["success"] for m, e in tb.iqm.items()
+                                      if "success" in e}),
+                     ("IQM H(π)", {m: e["mode_entropy"] for m, e in tb.iqm.items()
+                                   if "mode_entropy" in e})],
+            f"IQM with 95 % stratified bootstrap intervals, tier {tb.tier}"),
+        "profile": plots.performance_profile(
+            [(s, scores[s.label]) for s in series],
+            f"Performance profile of success, tier {tb.tier}"),
+    }
+    paths = {}
+    for kind, svg in files.items():
+        name = f"aggregate-{slug(tb.tier)}-{kind}.svg"
+        (out / "plots" / name).write_text(svg, encoding="utf-8")
+        paths[kind] = f"plots/{name}"
+    return paths
+
+
 def _latent_plot(g: GroupStats, out: Path) -> str | None:
     """Write the z -> mode heat map of a mode-selectable method's row; its path or None.
 
@@ -252,7 +289,9 @@ def build_site(lb: Leaderboard, out: Path) -> dict[str, Path]:
             title=f"{method_id} · modebench")
         (out / "methods" / f"{slug(method_id)}.html").write_text(html, encoding="utf-8")
 
+    aggregate_plots = {tb.tier: _aggregate_plots(tb, colors, out) for tb in lb.tiers}
     html = env.get_template("index.html.j2").render(**common, root="",
+                                                    aggregate_plots=aggregate_plots,
                                                     title="modebench leaderboard")
     (out / "index.html").write_text(html, encoding="utf-8")
     written = {"index": out / "index.html"}

@@ -55,7 +55,10 @@ def test_pages_and_exports_exist(site):
     assert {p.name for p in (out / "tasks").iterdir()} == {f"{slug(t)}.html" for t in tasks}
     assert {p.name for p in (out / "methods").iterdir()} == {f"{slug(m)}.html"
                                                              for m in lb.methods}
-    assert len(list((out / "plots").glob("*.svg"))) == 4 * sum(len(tb.tasks) for tb in lb.tiers)
+    per_task = 4 * sum(len(tb.tasks) for tb in lb.tiers)
+    aggregates = 2 * sum(1 for tb in lb.tiers if tb.common_tasks)
+    assert len(list((out / "plots").glob("*.svg"))) == per_task + aggregates
+    assert len(list((out / "plots").glob("aggregate-*.svg"))) == aggregates > 0
 
 
 def test_hostile_method_name_is_text(site):
@@ -233,3 +236,19 @@ def test_a_method_keeps_its_colour_whatever_else_the_store_holds():
     dashes = dash_map(["bmd", "bmd [lam=0.5]", "bmd [n_latent=4]"])
     assert dashes["bmd"] == "" and dashes["bmd [lam=0.5]"] != ""  # an ablation is not solid
     assert many["bmd [lam=0.5]"] == many["bmd"]  # same method, same colour, other dash
+
+
+def test_performance_profile_is_the_share_of_runs_above_each_threshold():
+    """Issue 17 (rliable figures): the profile's steps are the empirical survival function."""
+    from leaderboard.plots import Series, performance_profile
+
+    svg = performance_profile([(Series("m", "#000"), [0.2, 0.5, 0.5, 1.0])], "t")
+    pts = re.search(r"<polyline points='([^']+)'", svg)[1].split()
+    xy = [tuple(map(float, p.split(","))) for p in pts]
+    left, w, h = 48, 320, 200
+    top = max(y for _, y in xy) - h  # the curve starts at share 1 (every score > 0)
+    shares = sorted({round((top + h - y) / h, 3) for _, y in xy})
+    assert shares == [0.0, 0.25, 0.75, 1.0]  # > 0.2: 3 of 4; > 0.5: 1 of 4; > 1: none
+    # the drop to 0.25 happens at tau = 0.5
+    at_half = [(top + h - y) / h for x, y in xy if abs(x - (left + 0.5 * w)) < 1e-6]
+    assert sorted({round(v, 3) for v in at_half}) == [0.25, 0.75]
