@@ -36,6 +36,9 @@ def main() -> None:
     ap.add_argument("--compare-client", action="store_true",
                     help="also time reading the store with MLflow's client (slow)")
     ap.add_argument("--keep", type=Path, default=None, help="write the site here and keep it")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="also print the build's N most expensive functions (cProfile, "
+                         "cumulative time; the timed build is a separate, unprofiled one)")
     args = ap.parse_args()
 
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -103,6 +106,17 @@ def main() -> None:
               f"render {rep.seconds['render']:.2f} s")
         print(f"site:   {lb.n_current:,} current results in "
               f"{sum(1 for _ in lb.groups()):,} rows, {n_html} pages, {n_svg} SVG plots")
+        if args.profile:
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            prof.runcall(build_leaderboard, Path(tmp) / "site-profiled", uri,
+                         spec_lookup=lambda t: (by_id[t], "") if t in by_id
+                         else (None, "unknown task"),
+                         method_lookup=lambda m: MethodCard(m, True, "1", f"synthetic {m}",
+                                                            "synthetic"))
+            pstats.Stats(prof).sort_stats("tottime").print_stats(args.profile)
         if args.compare_client:
             t0 = time.perf_counter()
             slow = read_results_client(uri)
