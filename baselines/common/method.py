@@ -45,6 +45,19 @@ class DiffusionMethodBase:
         """The method's frozen config (subclasses add their fine-tuning config)."""
         return self.diffusion
 
+    def for_task(self, spec: Any) -> DiffusionMethodBase:
+        """A copy whose backbone takes the task family's defaults
+        (:data:`baselines.common.config.BACKBONE_FAMILY_DEFAULTS`; the class defaults
+        elsewhere)."""
+        import dataclasses
+
+        from baselines.common.config import BACKBONE_FAMILY_DEFAULTS
+
+        out = copy.copy(self)
+        out.diffusion = dataclasses.replace(self.diffusion,
+                                            **BACKBONE_FAMILY_DEFAULTS.get(spec.name, {}))
+        return out
+
     def option_configs(self) -> dict[str, Any]:
         """The configs ``-o`` can set, by prefix (bare keys resolve to the one that has them).
 

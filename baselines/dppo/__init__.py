@@ -117,14 +117,14 @@ class DPPOMethod(DiffusionMethodBase):
         return ref
 
     def for_task(self, spec: Any) -> DPPOMethod:
-        """A copy whose fine-tuning config takes DPPO's values for the task's family
+        """A copy whose backbone takes the family's defaults (the base class) and whose
+        fine-tuning config takes DPPO's values for the task's family
         (:data:`baselines.dppo.config.FAMILY_DEFAULTS`; the class defaults elsewhere)."""
-        import copy
         import dataclasses
 
         from baselines.dppo.config import FAMILY_DEFAULTS
 
-        out = copy.copy(self)
+        out = super().for_task(spec)
         out.finetune_config = dataclasses.replace(self.finetune_config,
                                                   **FAMILY_DEFAULTS.get(spec.name, {}))
         return out

@@ -52,11 +52,16 @@ def _ladder() -> tuple[PerturbationLevel, ...]:
     return tuple(levels)
 
 
-SPEC_V0 = TaskSpec(
+SPEC_V1 = TaskSpec(
     name="kitchen",
-    version=0,
-    description=("FrankaKitchen-v1: microwave, kettle, light switch, slide cabinet in any "
-                 "order; 24 modes (the orders)"),
+    # v1 (v0 retired): end-effector target actions (offsets from the hand, 0.1 m = 1)
+    # through the env's IK controller, the end effector's position and per-subtask progress
+    # flags in the observation, 240 demonstrations, a 650-step horizon. v0's policy
+    # commanded joint velocities from the 59 raw observations; its BC never completed the
+    # four subtasks (0 of 96 at the small tier, 0 of 24 after 10x the pretraining).
+    version=1,
+    description=("FrankaKitchen-v1 with end-effector target actions: microwave, kettle, "
+                 "light switch, slide cabinet in any order; 24 modes (the orders)"),
     env_id="FrankaKitchen-v1",
     env_kwargs={
         "tasks_to_complete": list(SUBTASKS),
@@ -64,18 +69,19 @@ SPEC_V0 = TaskSpec(
         "remove_task_when_completed": True,
         "robot_noise_ratio": ROBOT_NOISE,
         "object_noise_ratio": OBJECT_NOISE,
-        "max_episode_steps": 700,
+        "max_episode_steps": 650,
     },
-    obs_dim=59,
-    act_dim=9,
-    # the expert needs ~470 steps on average, at most ~550: 700 leaves the policy slack
-    max_episode_steps=700,
+    obs_dim=66,
+    act_dim=6,
+    # the expert needs ~455 steps on average, at most ~530 (24 orders, one episode each):
+    # 650 leaves the policy slack
+    max_episode_steps=650,
     chunk=ChunkSpec(horizon=16, act_steps=8),
     modes=MODES,
     mode_weights=tuple(1.0 / len(MODES) for _ in MODES),
-    dataset_id="modebench/kitchen/expert-v0",
-    dataset_episodes=120,
-    dataset_hash="5499f80cd4bfe3a3",
+    dataset_id="modebench/kitchen/expert-v1",
+    dataset_episodes=240,
+    dataset_hash="ec126f5e7a842e2e",
     perturbations=_ladder(),
     tiers={
         # smoke: seconds of compute once the dataset exists (tests use a smaller variant)
@@ -84,31 +90,39 @@ SPEC_V0 = TaskSpec(
             finetune_steps_per_iter=4, n_envs=2, eval_episodes=2,
         ),
         # small: a CPU laptop; fine-tuning = 20 x 16 decisions x 4 envs x 8 steps = 10k env
-        # steps (~20-30 s of simulation), evaluation 96 episodes of up to 700 steps: 4 per
-        # order, so that a policy spreading its successes over all 24 orders can show it
+        # steps, evaluation 96 episodes of up to 650 steps: 4 per order, so that a policy
+        # spreading its successes over all 24 orders can show it
+        # (pretraining: 20k steps of the 512 x 3 residual backbone, ~6 min on one core; 10k
+        # steps completed no episode, 20k 2 of 16, benchmarks/kitchen_diagnosis.py)
         "small": TierBudget(
-            n_demos=120, pretrain_steps=3000, batch_size=256, finetune_iterations=20,
+            n_demos=240, pretrain_steps=20_000, batch_size=256, finetune_iterations=20,
             finetune_steps_per_iter=16, n_envs=4, eval_episodes=96,
         ),
         "paper": TierBudget(
-            n_demos=120, pretrain_steps=50_000, batch_size=1024, finetune_iterations=300,
+            n_demos=240, pretrain_steps=50_000, batch_size=1024, finetune_iterations=300,
             # 1,024 evaluation episodes, as the BMD paper evaluates
             finetune_steps_per_iter=32, n_envs=40, eval_episodes=1024, device="auto",
         ),
     },
     success_rule=("microwave, kettle, light switch and slide cabinet all within 0.3 of their "
-                  "goal (FrankaKitchen's BONUS_THRESH) within 700 steps; the episode ends there"),
+                  "goal (FrankaKitchen's BONUS_THRESH) within 650 steps; the episode ends there"),
     mode_rule=("the subtasks in the order completed, joined by '>', e.g. "
                "'microwave>kettle>light switch>slide cabinet' "
                "(info['episode_task_completions']); "
                "a failed episode gets the prefix it completed, '' if none"),
-    extra={"subtasks": list(SUBTASKS), "observation": "FrankaKitchen 'observation' (59,)",
+    extra={"subtasks": list(SUBTASKS),
+           "observation": ("FrankaKitchen 'observation' (59,), end-effector position by "
+                           "forward kinematics of the observed joints (3,), subtask done "
+                           "flags in 'subtasks' order (4,)"),
+           "action": ("end-effector target: offset from the hand, 1 = 0.1 m (3,), yaw +- 1 "
+                      "rad (1,), fingers +1 open / -1 close (1,), home switch > 0 (1,); "
+                      "tracked by tasks.kitchen.control.ArmController"),
            "reward": "FrankaKitchen's: number of subtasks completed on the step"},
 )
 
 
 class KitchenTask(Task):
-    """``kitchen-v0``: see the module docstring."""
+    """``kitchen-v1``: see the module docstring."""
 
     def __init__(self, spec: TaskSpec) -> None:
         self.spec = spec
@@ -116,7 +130,8 @@ class KitchenTask(Task):
     def make_env(self, perturbation: PerturbationLevel | None = None, **kwargs: Any):
         """Build FrankaKitchen at ``perturbation`` (nominal when None).
 
-        The returned env has flat float32 observations (59,) and actions (9,) in [-1, 1];
+        The returned env has flat float32 observations (66,) and end-effector target
+        actions (6,) in [-1, 1] (:class:`tasks.kitchen.env.EndEffectorWrapper`);
         the info of an episode's last step holds ``success``, ``mode`` and ``progress``.
 
         Args:
@@ -139,7 +154,7 @@ class KitchenTask(Task):
         with contextlib.redirect_stderr(io.StringIO()):
             import gymnasium_robotics
 
-        from tasks.kitchen.env import KitchenWrapper, apply_dynamics
+        from tasks.kitchen.env import EndEffectorWrapper, KitchenWrapper, apply_dynamics
 
         gym.register_envs(gymnasium_robotics)
         p = dict((perturbation or NOMINAL).params)
@@ -155,7 +170,7 @@ class KitchenTask(Task):
         env = gym.make(self.spec.env_id, max_episode_steps=max_steps,
                        disable_env_checker=True, **env_kwargs)
         apply_dynamics(env.unwrapped.model, **dynamics)
-        return KitchenWrapper(env)
+        return EndEffectorWrapper(KitchenWrapper(env), SUBTASKS)
 
     def make_expert(self, env: Any, mode: str, rng: np.random.Generator):
         """The scripted IK expert completing the subtasks in the order ``mode``."""
@@ -166,8 +181,10 @@ class KitchenTask(Task):
         return KitchenExpert(env, mode, rng)
 
     def episode_extras(self, info: dict[str, Any]) -> dict[str, Any]:
-        """``{"progress": n}``: subtasks completed in the episode (for p1..p3)."""
-        return {"progress": int(info.get("progress", 0))}
+        """``progress``: subtasks completed in the episode (for p1..p3);
+        ``closest_unfinished_m``: how close the hand came to an unfinished subtask's handle."""
+        return {"progress": int(info.get("progress", 0)),
+                "closest_unfinished_m": round(float(info.get("closest_unfinished_m", 0.0)), 4)}
 
 
-TASKS = [KitchenTask(SPEC_V0)]
+TASKS = [KitchenTask(SPEC_V1)]

@@ -1,7 +1,7 @@
 """The kitchen task: env contract, determinism, perturbations, expert, dataset, runner.
 
 The full kitchen dataset (120 demonstrations) takes minutes to build on a laptop CPU, so the
-dataset and runner tests use ``kitchenmini-v0``: the same task, env and expert with a
+dataset and runner tests use ``kitchenmini-v1``: the same task, env and expert with a
 4-episode dataset of 4 orders (each subtask first once), registered through the real
 registry.
 """
@@ -23,7 +23,7 @@ from benchmark.registry import get_task
 from benchmark.spec import TierBudget
 from tasks.kitchen import MODES, SUBTASKS, KitchenTask
 
-TASK = get_task("kitchen-v0")
+TASK = get_task("kitchen-v1")
 SPEC = TASK.spec
 
 
@@ -39,8 +39,8 @@ def _run_expert(env, mode, seed, max_steps=None):
 
 
 def test_spec_is_consistent():
-    assert SPEC.id == "kitchen-v0" and get_task("kitchen") is TASK
-    assert SPEC.obs_dim == 59 and SPEC.act_dim == 9
+    assert SPEC.id == "kitchen-v1" and get_task("kitchen") is TASK
+    assert SPEC.obs_dim == 66 and SPEC.act_dim == 6
     assert len(MODES) == 24 and len(set(MODES)) == 24
     assert all(sorted(m.split(">")) == sorted(SUBTASKS) for m in MODES)
     assert abs(sum(SPEC.mode_weights) - 1.0) < 1e-9
@@ -59,21 +59,23 @@ def test_importing_the_task_does_not_load_the_simulator():
 def test_env_contract_and_idle_episode():
     env = TASK.make_env(max_episode_steps=15)
     obs, info = env.reset(seed=3)
-    assert obs.shape == (59,) and obs.dtype == np.float32
-    assert env.observation_space.shape == (59,) and env.action_space.shape == (9,)
+    assert obs.shape == (66,) and obs.dtype == np.float32
+    assert env.observation_space.shape == (66,) and env.action_space.shape == (6,)
+    assert np.all(obs[62:] == 0.0)  # no subtask done
     for _ in range(15):
-        obs, r, te, tr, info = env.step(np.zeros(9, dtype=np.float32))
+        obs, r, te, tr, info = env.step(np.zeros(6, dtype=np.float32))
         assert obs.dtype == np.float32 and isinstance(r, float)
         if te or tr:
             break
     assert tr and not te
     assert info["success"] is False and info["mode"] == "" and info["progress"] == 0
-    assert TASK.episode_extras(info) == {"progress": 0}
+    assert TASK.episode_extras(info)["progress"] == 0
+    assert TASK.episode_extras(info)["closest_unfinished_m"] > 0.05
 
 
 def test_same_seed_same_rollout_with_noise():
     env = TASK.make_env(SPEC.perturbation("obs_noise_x20"), max_episode_steps=10)
-    actions = np.random.default_rng(0).uniform(-1, 1, size=(10, 9)).astype(np.float32)
+    actions = np.random.default_rng(0).uniform(-1, 1, size=(10, 6)).astype(np.float32)
 
     def roll(seed):
         out = [env.reset(seed=seed)[0]]
@@ -132,7 +134,7 @@ def test_expert_completes_every_order():
         info, steps, terminated = _run_expert(env, mode, seed=100 + i)
         if info["success"] and info["mode"] == mode:
             assert terminated and steps < SPEC.max_episode_steps
-            assert TASK.episode_extras(info) == {"progress": 4}
+            assert TASK.episode_extras(info) == {"progress": 4, "closest_unfinished_m": 0.0}
             done += 1
     assert done >= 5, f"the expert completed only {done} of 6 orders"
 
@@ -140,7 +142,7 @@ def test_expert_completes_every_order():
 # -- a 4-episode variant for dataset and runner tests ---------------------------------------
 MINI_MODES = MODES[::6]
 MINI = KitchenTask(dataclasses.replace(
-    SPEC, name="kitchenmini", dataset_id="modebench/kitchenmini/expert-v0", dataset_episodes=4,
+    SPEC, name="kitchenmini", dataset_id="modebench/kitchenmini/expert-v1", dataset_episodes=4,
     dataset_hash=None, modes=MINI_MODES, mode_weights=(0.25,) * 4,
     tiers={t: dataclasses.replace(SPEC.tiers["smoke"], n_demos=4) for t in SPEC.tiers},
 ))
@@ -172,13 +174,13 @@ def test_dataset_build_load_verify(mini_task, mini_dataset):
     assert len({m.split(">")[0] for m in ds.modes}) == 4
     assert ds.stats["kept"] == 4 and ds.stats["attempted"] >= 4
     for obs, act in zip(ds.observations, ds.actions, strict=True):
-        assert obs.shape == (len(act) + 1, 59) and act.shape[1] == 9
+        assert obs.shape == (len(act) + 1, 66) and act.shape[1] == 6
         assert np.all(np.abs(act) <= 1.0)
     # verification against a spec that records the hash
     recorded = KitchenTask(dataclasses.replace(mini_task.spec, dataset_hash=ds.content_hash))
     assert load_dataset(recorded).content_hash == ds.content_hash
     wrong = KitchenTask(dataclasses.replace(mini_task.spec, dataset_hash="0123456789abcdef"))
-    with pytest.raises(DatasetError, match="bench datasets build --task kitchenmini-v0 --force"):
+    with pytest.raises(DatasetError, match="bench datasets build --task kitchenmini-v1 --force"):
         load_dataset(wrong)
 
 
@@ -231,7 +233,7 @@ def test_smoke_evaluation_through_the_runner(mini_task, mini_dataset):
     level = "gain_x0.5"
     result = evaluate(EvalRequest(method="bc", task="kitchenmini", seeds=(0,), tier="smoke",
                                   perturbations=(level,)))
-    assert result.task_id == "kitchenmini-v0"
+    assert result.task_id == "kitchenmini-v1"
     assert result.dataset_hash == mini_dataset.content_hash
     records = result.seeds[0].records
     assert sorted({r.level for r in records}) == sorted(("nominal", level))
@@ -246,3 +248,65 @@ def test_tier_budgets_fit_the_dataset():
     for tier in ("smoke", "small", "paper"):
         b: TierBudget = SPEC.budget(tier)
         assert b.n_demos <= SPEC.dataset_episodes
+
+
+def test_the_retired_version_is_refused_naming_the_new_one():
+    from benchmark.errors import UnknownIdError
+
+    with pytest.raises(UnknownIdError, match="kitchen-v1"):
+        get_task("kitchen-v0")
+
+
+def test_action_encoding_round_trips_and_is_bounded():
+    from tasks.kitchen.control import DELTA_SCALE, decode_target, encode_target
+
+    hand = np.array([-0.4, 0.2, 2.0])
+    offset = np.array([0.03, -0.05, 0.02])
+    a = encode_target(offset, -0.8, -1.0, home=False)
+    assert a.shape == (6,) and np.all(np.abs(a) <= 1.0)
+    p, yaw, grip, home = decode_target(a, hand)
+    np.testing.assert_allclose(p, hand + offset)
+    assert yaw == pytest.approx(-0.8) and grip == -1.0 and home is False
+    assert decode_target(encode_target(offset, 0.0, 1.0, home=True), hand)[3] is True
+    # a far target is clipped along its direction, not per axis
+    far = encode_target(np.array([0.3, 0.4, 0.0]), 0.0, 1.0)
+    np.testing.assert_allclose(far[:3] * DELTA_SCALE, [0.06, 0.08, 0.0])
+    # out-of-range actions are clipped, not extrapolated
+    np.testing.assert_allclose(decode_target(np.full(6, 5.0), hand)[0],
+                               decode_target(np.ones(6), hand)[0])
+
+
+def test_the_controller_reaches_a_target_and_returns_home():
+    from tasks.kitchen.control import encode_target
+
+    env = TASK.make_env()
+    obs, _ = env.reset(seed=1)
+    ctrl = env.controller
+    start = ctrl.ee()
+    target = start + np.array([-0.1, 0.15, -0.1])
+    for _ in range(40):
+        obs, *_ = env.step(encode_target(target - ctrl.ee(), 0.0, 1.0).astype(np.float32))
+    assert np.linalg.norm(ctrl.ee() - target) < 0.02
+    # the observation's end-effector feature is forward kinematics of the observed joints
+    assert np.linalg.norm(obs[59:62] - ctrl.ee()) < 0.02
+    for _ in range(40):
+        env.step(encode_target(np.zeros(3), 0.0, 1.0, home=True).astype(np.float32))
+    assert np.abs(env.unwrapped.data.qpos[:7] - ctrl.q_home).max() < 0.12  # the expert: 0.1
+    assert np.linalg.norm(ctrl.ee() - start) < 0.08  # joint-space homing, not a precise move
+
+
+def test_progress_flags_follow_the_completed_subtasks():
+    env = TASK.make_env()
+    mode = "light switch>slide cabinet>microwave>kettle"
+    obs, _ = env.reset(seed=7)
+    expert = TASK.make_expert(env, mode, np.random.default_rng(7))
+    seen = set()
+    for _ in range(SPEC.max_episode_steps):
+        obs, r, te, tr, info = env.step(expert(obs))
+        done = info["episode_task_completions"]
+        flags = {SUBTASKS[i] for i in range(4) if obs[62 + i] == 1.0}
+        assert flags == set(done)
+        seen |= flags
+        if te or tr:
+            break
+    assert seen and info["mode"].startswith(mode.split(">")[0])
