@@ -25,10 +25,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from benchmark.errors import DatasetError
+from benchmark.errors import DatasetError, UsageError
 from benchmark.paths import datasets_root, writable_dir
 from benchmark.progress import SILENT, Progress
 from benchmark.seeding import dataset_seed
@@ -160,65 +161,145 @@ def _schedule(weights: tuple[float, ...], n: int) -> tuple[int, ...]:
     return _schedule_prefix(weights, max(size, 64))
 
 
-def collect_demonstrations(task: Task, n_episodes: int, progress: Progress = SILENT):
+def _attempt(task: Task, env: Any, attempt: int, wanted: int) -> dict[str, Any] | None:
+    """Roll out demonstration attempt ``attempt`` of mode index ``wanted``.
+
+    Reset with :func:`benchmark.seeding.dataset_seed` ``(attempt)``; the expert draws from
+    ``np.random.default_rng([attempt, 0xE8])``. Returns the episode's arrays, or None for a
+    failed or off-mode episode.
+    """
+    spec = task.spec
+    seed = dataset_seed(attempt)
+    obs, _ = env.reset(seed=seed)
+    expert = task.make_expert(env, spec.modes[wanted], np.random.default_rng([attempt, 0xE8]))
+    obs_list, act_list, rew, term, trunc = [obs], [], [], [], []
+    info: dict[str, Any] = {}
+    for _ in range(spec.max_episode_steps):
+        action = np.asarray(expert(obs), dtype=np.float32)
+        obs, r, te, tr, info = env.step(action)
+        obs_list.append(obs)
+        act_list.append(action)
+        rew.append(r)
+        term.append(te)
+        trunc.append(tr)
+        if te or tr:
+            break
+    if not (info.get("success") and info.get("mode") == expert.mode):
+        return None
+    return {"seed": seed, "mode": expert.mode,
+            "observations": np.asarray(obs_list, dtype=np.float32),
+            "actions": np.asarray(act_list, dtype=np.float32),
+            "rewards": np.asarray(rew, dtype=np.float64),
+            "terminations": np.asarray(term, dtype=bool),
+            "truncations": np.asarray(trunc, dtype=bool)}
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(task: Task) -> None:
+    _WORKER["task"], _WORKER["env"] = task, task.make_env(None)
+
+
+def _worker_attempt(job: tuple[int, int]) -> dict[str, Any] | None:
+    return _attempt(_WORKER["task"], _WORKER["env"], *job)
+
+
+def dataset_workers() -> int:
+    """Processes that build a dataset: ``MODEBENCH_DATASET_WORKERS`` (default 1).
+
+    Raises:
+        UsageError: Not a positive integer.
+    """
+    raw = os.environ.get("MODEBENCH_DATASET_WORKERS", "1")
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise UsageError(f"MODEBENCH_DATASET_WORKERS must be a positive integer, got {raw!r}")
+    return n
+
+
+def collect_demonstrations(task: Task, n_episodes: int, progress: Progress = SILENT,
+                           workers: int | None = None):
     """Roll out the task's expert; keep successful episodes, count the dropped ones.
 
     Attempt ``i`` is reset with :func:`benchmark.seeding.dataset_seed` ``(i)``, its expert
     draws from ``np.random.default_rng([i, 0xE8])`` and demonstrates the mode
-    :func:`mode_schedule` gives, so the result is deterministic.
+    :func:`mode_schedule` gives for the number of demonstrations kept before it, so the
+    result is deterministic.
+
+    With ``workers`` > 1 the attempts run in that many processes (fork), *speculatively*:
+    a window of attempts is started with the modes they get if none before them fails; the
+    results are taken in attempt order up to the first failure, whose successors (started
+    with the wrong mode) are discarded and run again. The dataset is byte-identical to the
+    one-process build whatever the number of workers (failures cost a re-run, and are rare).
+
+    Args:
+        task: The task.
+        n_episodes: Demonstrations to keep.
+        progress: Progress reporter.
+        workers: Processes (default :func:`dataset_workers`).
 
     Returns:
         (buffers, stats): Minari ``EpisodeBuffer`` list and a dict with ``attempted``,
         ``kept``, ``dropped`` and ``mode_counts``.
+
+    Raises:
+        DatasetError: The expert failed too often.
     """
+    import multiprocessing
+
     from minari.data_collector import EpisodeBuffer
 
     spec = task.spec
-    env = task.make_env(None)
+    workers = dataset_workers() if workers is None else workers
     buffers = []
     modes: Counter[str] = Counter()
     attempted = 0
-    with progress.task(f"demonstrations {spec.id}", total=n_episodes) as advance:
-        while len(buffers) < n_episodes:
-            if attempted >= 2 * n_episodes + 20:
-                raise DatasetError(
-                    f"the {spec.id} expert failed too often ({attempted - len(buffers)} of "
-                    f"{attempted} episodes); the dataset cannot be built"
-                )
-            seed = dataset_seed(attempted)
-            rng = np.random.default_rng([attempted, 0xE8])
-            attempted += 1
-            obs, _ = env.reset(seed=seed)
-            wanted = mode_schedule(spec.mode_weights, len(buffers))
-            expert = task.make_expert(env, spec.modes[wanted], rng)
-            obs_list, act_list, rew, term, trunc = [obs], [], [], [], []
-            for _ in range(spec.max_episode_steps):
-                action = np.asarray(expert(obs), dtype=np.float32)
-                obs, r, te, tr, info = env.step(action)
-                obs_list.append(obs)
-                act_list.append(action)
-                rew.append(r)
-                term.append(te)
-                trunc.append(tr)
-                if te or tr:
-                    break
-            if not (info.get("success") and info.get("mode") == expert.mode):
-                continue  # a failed or off-mode demonstration is dropped and counted
-            mode_index = spec.modes.index(expert.mode)
-            n = len(act_list)
-            buffers.append(EpisodeBuffer(
-                id=len(buffers), seed=seed,
-                observations=np.asarray(obs_list, dtype=np.float32),
-                actions=np.asarray(act_list, dtype=np.float32),
-                rewards=np.asarray(rew, dtype=np.float64),
-                terminations=np.asarray(term, dtype=bool),
-                truncations=np.asarray(trunc, dtype=bool),
-                # minari's arrow reader needs per-step infos of rank >= 2
-                infos={"mode_index": np.full((n + 1, 1), mode_index, dtype=np.int64)},
-            ))
-            modes[expert.mode] += 1
-            advance(1)
-    env.close()
+    env = pool = None
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        # fork: the workers inherit the registry (tasks registered in-process included)
+        pool = multiprocessing.get_context("fork").Pool(workers, _worker_init, (task,))
+    else:
+        env = task.make_env(None)
+    try:
+        with progress.task(f"demonstrations {spec.id}", total=n_episodes) as advance:
+            while len(buffers) < n_episodes:
+                if attempted >= 2 * n_episodes + 20:
+                    raise DatasetError(
+                        f"the {spec.id} expert failed too often ({attempted - len(buffers)} "
+                        f"of {attempted} episodes); the dataset cannot be built")
+                window = 1 if pool is None else min(
+                    2 * workers, n_episodes - len(buffers), 2 * n_episodes + 20 - attempted)
+                jobs = [(attempted + j, mode_schedule(spec.mode_weights, len(buffers) + j))
+                        for j in range(window)]
+                results = ([_attempt(task, env, *jobs[0])] if pool is None
+                           else pool.map(_worker_attempt, jobs, chunksize=1))
+                for result in results:
+                    attempted += 1
+                    if result is None:
+                        break  # a failed or off-mode attempt: the rest assumed it was kept
+                    n = len(result["actions"])
+                    buffers.append(EpisodeBuffer(
+                        id=len(buffers), seed=result["seed"],
+                        observations=result["observations"], actions=result["actions"],
+                        rewards=result["rewards"], terminations=result["terminations"],
+                        truncations=result["truncations"],
+                        # minari's arrow reader needs per-step infos of rank >= 2
+                        infos={"mode_index": np.full((n + 1, 1),
+                                                     spec.modes.index(result["mode"]),
+                                                     dtype=np.int64)},
+                    ))
+                    modes[result["mode"]] += 1
+                    advance(1)
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+        if env is not None:
+            env.close()
     stats = {"attempted": attempted, "kept": len(buffers), "dropped": attempted - len(buffers),
              "mode_counts": dict(sorted(modes.items()))}
     return buffers, stats
