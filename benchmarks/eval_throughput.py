@@ -52,6 +52,9 @@ def main() -> None:
     ap.add_argument("--tier", default="smoke", help="tier whose budget trains the policy")
     ap.add_argument("--episodes", type=int, default=64)
     ap.add_argument("--envs", type=int, default=None, help="default: the tier's n_envs")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="also profile a policy pass (cProfile) and print its N costliest "
+                         "functions by own time")
     args = ap.parse_args()
     os.environ.setdefault("MODEBENCH_CACHE", tempfile.mkdtemp(prefix="modebench-bench-"))
 
@@ -84,6 +87,13 @@ def main() -> None:
     print(f"{'random':<22}{rs:>10}{rt:>10.2f}{random_sps:>12.0f}")
     print(f"{args.method + ' policy':<22}{ps:>10}{pt:>10.2f}{policy_sps:>12.0f}")
     print(f"ratio policy/random: {policy_sps / random_sps:.3f}")
+    if args.profile:
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.runcall(measure, policy, task, args.episodes, n_envs)
+        pstats.Stats(prof).sort_stats("tottime").print_stats(args.profile)
 
 
 if __name__ == "__main__":
