@@ -120,6 +120,7 @@ def evaluate_policy(
     progress: Progress = SILENT,
     deterministic: bool = True,
     on_step: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> list[EpisodeRecord]:
     """Run ``n_episodes`` evaluation episodes of ``policy`` at one perturbation level.
 
@@ -139,6 +140,8 @@ def evaluate_policy(
         progress: Progress reporter (advances per finished episode).
         deterministic: Passed to ``policy.act``.
         on_step: Called with the number of env steps after every decision (benchmarks).
+        workers: Processes stepping the envs (:class:`benchmark.envslots.EnvSlots`;
+            default ``MODEBENCH_ENV_WORKERS``, 1); the episodes do not depend on it.
 
     Returns:
         One :class:`EpisodeRecord` per episode, ordered by episode index.
@@ -146,65 +149,68 @@ def evaluate_policy(
     Raises:
         TrainingError: The policy produced non-finite actions.
     """
+    from benchmark.envslots import EnvSlots, env_workers
+
     spec = task.spec
     episodic = isinstance(policy, EpisodicPolicy)  # gets each row's episode key
     n_envs = max(1, min(n_envs, n_episodes))
-    envs = [make_chunked_env(task, level) for _ in range(n_envs)]
-    queues = [list(range(i, n_episodes, n_envs)) for i in range(n_envs)]
-    records: dict[int, EpisodeRecord] = {}
-    current: list[int | None] = [None] * n_envs
-    obs = np.zeros((n_envs, spec.obs_dim), dtype=np.float32)
-    returns = np.zeros(n_envs)
-    lengths = np.zeros(n_envs, dtype=int)
+    envs = EnvSlots(lambda: make_chunked_env(task, level), n_envs,
+                    env_workers() if workers is None else workers)
+    try:
+        queues = [list(range(i, n_episodes, n_envs)) for i in range(n_envs)]
+        records: dict[int, EpisodeRecord] = {}
+        current: list[int | None] = [None] * n_envs
+        obs = np.zeros((n_envs, spec.obs_dim), dtype=np.float32)
+        returns = np.zeros(n_envs)
+        lengths = np.zeros(n_envs, dtype=int)
 
-    def start(i: int) -> None:
-        if not queues[i]:
-            current[i] = None
-            return
-        ep = queues[i].pop(0)
-        current[i] = ep
-        o, _ = envs[i].reset(seed=eval_seed(level_index, ep))
-        obs[i] = o
-        returns[i] = 0.0
-        lengths[i] = 0
+        def start(i: int) -> None:
+            if not queues[i]:
+                current[i] = None
+                return
+            ep = queues[i].pop(0)
+            current[i] = ep
+            obs[i] = envs.reset(i, eval_seed(level_index, ep))
+            returns[i] = 0.0
+            lengths[i] = 0
 
-    for i in range(n_envs):
-        start(i)
-    with progress.task(f"evaluate {level.name}", total=n_episodes) as advance:
-        while any(c is not None for c in current):
-            active = [i for i in range(n_envs) if current[i] is not None]
-            if episodic:
-                keys = np.array([eval_seed(level_index, current[i]) for i in active],
-                                dtype=np.int64)
-                actions = np.asarray(policy.act_episodes(obs[active], keys,
-                                                         deterministic=deterministic))
-            else:
-                actions = np.asarray(policy.act(obs[active], deterministic=deterministic))
-            check_actions(actions, len(active), spec.chunk.act_steps, spec.act_dim, policy)
-            steps = 0
-            for k, i in enumerate(active):
-                o, r, term, trunc, info = envs[i].step(actions[k])
-                obs[i] = o
-                returns[i] += r
-                lengths[i] += info["env_steps"]
-                steps += info["env_steps"]
-                if term or trunc:
-                    ep = current[i]
-                    assert ep is not None
-                    records[ep] = EpisodeRecord(
-                        level=level.name,
-                        episode=ep,
-                        seed=eval_seed(level_index, ep),
-                        success=bool(info.get("success", False)),
-                        ret=float(returns[i]),
-                        length=int(lengths[i]),
-                        mode=str(info.get("mode", "")),
-                        extras=task.episode_extras(info),
-                    )
-                    advance(1)
-                    start(i)
-            if on_step is not None:
-                on_step(steps)
-    for env in envs:
-        env.close()
+        for i in range(n_envs):
+            start(i)
+        with progress.task(f"evaluate {level.name}", total=n_episodes) as advance:
+            while any(c is not None for c in current):
+                active = [i for i in range(n_envs) if current[i] is not None]
+                if episodic:
+                    keys = np.array([eval_seed(level_index, current[i]) for i in active],
+                                    dtype=np.int64)
+                    actions = np.asarray(policy.act_episodes(obs[active], keys,
+                                                             deterministic=deterministic))
+                else:
+                    actions = np.asarray(policy.act(obs[active], deterministic=deterministic))
+                check_actions(actions, len(active), spec.chunk.act_steps, spec.act_dim, policy)
+                steps = 0
+                results = envs.step([(i, actions[k]) for k, i in enumerate(active)])
+                for i, (o, r, term, trunc, info) in zip(active, results, strict=True):
+                    obs[i] = o
+                    returns[i] += r
+                    lengths[i] += info["env_steps"]
+                    steps += info["env_steps"]
+                    if term or trunc:
+                        ep = current[i]
+                        assert ep is not None
+                        records[ep] = EpisodeRecord(
+                            level=level.name,
+                            episode=ep,
+                            seed=eval_seed(level_index, ep),
+                            success=bool(info.get("success", False)),
+                            ret=float(returns[i]),
+                            length=int(lengths[i]),
+                            mode=str(info.get("mode", "")),
+                            extras=task.episode_extras(info),
+                        )
+                        advance(1)
+                        start(i)
+                if on_step is not None:
+                    on_step(steps)
+    finally:
+        envs.close()
     return [records[e] for e in range(n_episodes)]

@@ -28,7 +28,8 @@ class RandomPolicy:
         return self.rng.uniform(-1, 1, size=(len(obs), *self.shape)).astype(np.float32)
 
 
-def measure(policy, task, n_episodes: int, n_envs: int) -> tuple[float, int, float]:
+def measure(policy, task, n_episodes: int, n_envs: int,
+            workers: int = 1) -> tuple[float, int, float]:
     """Return (env steps/s, env steps, seconds) of one evaluation pass."""
     from benchmark.rollout import evaluate_policy
 
@@ -40,7 +41,7 @@ def measure(policy, task, n_episodes: int, n_envs: int) -> tuple[float, int, flo
 
     level = task.spec.perturbation("nominal")
     t0 = time.perf_counter()
-    evaluate_policy(policy, task, level, 0, n_episodes, n_envs, on_step=count)
+    evaluate_policy(policy, task, level, 0, n_episodes, n_envs, on_step=count, workers=workers)
     dt = time.perf_counter() - t0
     return steps / dt, steps, dt
 
@@ -52,6 +53,8 @@ def main() -> None:
     ap.add_argument("--tier", default="smoke", help="tier whose budget trains the policy")
     ap.add_argument("--episodes", type=int, default=64)
     ap.add_argument("--envs", type=int, default=None, help="default: the tier's n_envs")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="also measure the policy with the envs in this many processes")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="also profile a policy pass (cProfile) and print its N costliest "
                          "functions by own time")
@@ -87,6 +90,12 @@ def main() -> None:
     print(f"{'random':<22}{rs:>10}{rt:>10.2f}{random_sps:>12.0f}")
     print(f"{args.method + ' policy':<22}{ps:>10}{pt:>10.2f}{policy_sps:>12.0f}")
     print(f"ratio policy/random: {policy_sps / random_sps:.3f}")
+    if args.workers > 1:
+        par_sps, _, pt2 = measure(policy, task, args.episodes, n_envs, args.workers)
+        print(f"{args.method + f' policy, {args.workers} env procs':<22}{ps:>10}{pt2:>10.2f}"
+              f"{par_sps:>12.0f}")
+        print(f"ratio {args.workers} env processes / 1: {par_sps / policy_sps:.2f}; "
+              f"policy (parallel envs) / random (1 process): {par_sps / random_sps:.3f}")
     if args.profile:
         import cProfile
         import pstats

@@ -118,3 +118,39 @@ def test_training_vector_env_autoresets_on_the_same_step():
             break
     assert ended
     venv.close()
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_envs_in_worker_processes_give_the_same_episodes(workers):
+    """Issue 18: stepping the evaluation envs in worker processes must not change a number
+    (noise levels draw from each env's own generator, so they are the test)."""
+    level = next(lv for lv in TASK.spec.perturbations if lv.ladder == "obs_noise")
+    here = evaluate_policy(ArcPolicy(), TASK, level, 1, n_episodes=9, n_envs=4, workers=1)
+    there = evaluate_policy(ArcPolicy(), TASK, level, 1, n_episodes=9, n_envs=4,
+                            workers=workers)
+    assert [r.row() for r in there] == [r.row() for r in here]
+
+
+def test_worker_processes_are_stopped_when_the_policy_fails():
+    import multiprocessing
+
+    class NaNPolicy:
+        def act(self, obs, deterministic=True):
+            return np.full((len(obs), TASK.spec.chunk.act_steps, 2), np.nan, np.float32)
+
+    before = len(multiprocessing.active_children())
+    with pytest.raises(TrainingError, match="non-finite"):
+        evaluate_policy(NaNPolicy(), TASK, NOMINAL, 0, 4, 4, workers=2)
+    assert len(multiprocessing.active_children()) == before
+
+
+def test_the_env_worker_count_comes_from_the_environment(monkeypatch):
+    from benchmark.envslots import env_workers
+    from benchmark.errors import UsageError
+
+    assert env_workers() == 1
+    monkeypatch.setenv("MODEBENCH_ENV_WORKERS", "2")
+    assert env_workers() == 2
+    monkeypatch.setenv("MODEBENCH_ENV_WORKERS", "0")
+    with pytest.raises(UsageError, match="MODEBENCH_ENV_WORKERS"):
+        env_workers()
