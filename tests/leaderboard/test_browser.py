@@ -76,6 +76,15 @@ def test_site_in_chromium(tmp_path, results, lookup):
         page.wait_for_load_state()
         assert page.url == index
         page.screenshot(path=str(shots / "index.png"), full_page=True)
+        # phones (issue 17): no page scrolls sideways in a 390-px viewport; wide tables
+        # scroll inside their own box
+        phone = browser.new_page(viewport={"width": 390, "height": 844})
+        for url in (index, (out / "tasks" / "avoid-v0.html").as_uri(),
+                    next((out / "methods").glob("*.html")).as_uri()):
+            phone.goto(url)
+            width = phone.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"{url} is {width} px wide on a 390-px phone"
+        phone.screenshot(path=str(shots / "phone-method.png"), full_page=True)
         browser.close()
     assert not problems, problems
     assert (shots / "index.png").stat().st_size > 10_000
