@@ -20,7 +20,7 @@ An adapter that lacks a member is rejected at registration with a message naming
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -118,6 +118,10 @@ class RunContext:
             it is then; the runner evaluates it without disturbing the training's random
             streams, for mode stability across checkpoints. Methods may ignore it.
         checkpoint_fractions: The fractions at which ``checkpoint`` wants to be called.
+        log_iteration: Optional ``log_iteration(iteration, stats, modes)``: a fine-tuner calls
+            it after each iteration with its stats (``train_success``: share of the training
+            episodes that ended in the iteration and succeeded; ``reward``) and the mode
+            counts of those successes; the runner logs them as learning curves.
     """
 
     task: Task
@@ -131,6 +135,7 @@ class RunContext:
     options: dict[str, Any] = field(default_factory=dict)
     checkpoint: Callable[[float, Any], None] | None = None
     checkpoint_fractions: tuple[float, ...] = ()
+    log_iteration: Callable[[int, Mapping[str, float], Mapping[str, int]], None] | None = None
 
     @property
     def spec(self) -> TaskSpec:

@@ -459,12 +459,25 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
                 [r.mode for r in recs], [r.success for r in recs])
 
         nominal = [lv for lv in levels if lv[1].name == "nominal"]
+        curves: dict[str, list[tuple[int, float]]] = {
+            schema.CURVE_SUCCESS: [], schema.CURVE_MODE_ENTROPY: []}
+
+        def log_iteration(iteration: int, stats: Any, modes: Any) -> None:
+            # learning curves over the training episodes that ended in the iteration; the
+            # entropy is undefined (left out) when none succeeded, as for evaluations
+            curves[schema.CURVE_SUCCESS].append(
+                (iteration, float(stats.get("train_success", math.nan))))
+            if sum(modes.values()):
+                curves[schema.CURVE_MODE_ENTROPY].append(
+                    (iteration, metrics.mode_entropy(dict(modes), len(spec.modes))))
+
         ctx = RunContext(
             task=task, tier=req.tier, seed=seed, device=device, work_dir=work,
             progress=progress, dataset=dataset, options=dict(req.options),
             make_vector_env=lambda n_envs, seed, perturbation=None: make_training_vector_env(
                 task, n_envs, seed, perturbation),
             checkpoint=checkpoint, checkpoint_fractions=CHECKPOINT_FRACTIONS,
+            log_iteration=log_iteration,
         )
         _limit_torch_threads(device)
         pretrained, pretrained_dir = _pretrained(method, dataset, ctx)
@@ -536,6 +549,7 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
         if c is not None and run_id is not None:
             tracking.log_text_artifact(c, run_id, schema.EPISODES_ARTIFACT,
                                        tracking.episodes_csv(r.row() for r in records))
+            tracking.log_curves(c, run_id, curves)
             tracking.log_metrics(c, run_id, seed_m, tags={
                 schema.TAG_MODE_DISTRIBUTION: tracking.dumps(dists),
                 schema.TAG_PRETRAIN_MODE_DISTRIBUTION: tracking.dumps(pretrain_dist),

@@ -97,3 +97,10 @@ def ci_high(name: str) -> str:
 
 EPISODES_ARTIFACT = "episodes.csv"  # one row per evaluation episode
 EPISODE_COLUMNS = ("level", "episode", "seed", "success", "return", "length", "mode")
+
+# learning curves: metric histories over fine-tuning iterations (MLflow step = iteration),
+# over the training episodes that ended in each iteration
+CURVE_SUCCESS = "curve_train_success"
+CURVE_MODE_ENTROPY = "curve_train_mode_entropy"
+CURVES = (CURVE_SUCCESS, CURVE_MODE_ENTROPY)
+

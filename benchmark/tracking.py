@@ -15,7 +15,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +173,18 @@ def log_metrics(c: Any, run_id: str, metrics: Mapping[str, float],
     ts = [RunTag(k, str(v)[:_MAX_TAG]) for k, v in (tags or {}).items()]
     for i in range(0, max(len(ms), 1), 1000):
         _retrying(c.log_batch, run_id, metrics=ms[i : i + 1000], tags=ts if i == 0 else [])
+
+
+def log_curves(c: Any, run_id: str, curves: Mapping[str, Sequence[tuple[int, float]]]) -> None:
+    """Log learning curves: each ``name`` as an MLflow metric history, one value per step
+    (the fine-tuning iteration). NaN points are skipped."""
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    ms = [Metric(name, float(v), now, int(step)) for name, points in curves.items()
+          for step, v in points if v == v]
+    for i in range(0, len(ms), 1000):
+        _retrying(c.log_batch, run_id, metrics=ms[i : i + 1000])
 
 
 def log_text_artifact(c: Any, run_id: str, name: str, text: str) -> None:

@@ -486,3 +486,56 @@ def performance_profile(series: Sequence[tuple[Series, Sequence[float]]], title:
                  f"<text transform='translate(14,{top + h / 2:.1f}) rotate(-90)' "
                  "text-anchor='middle' fill='#666'>share of runs with score &gt; τ</text>")
     return _svg(left + w + 110, top + h + 40, parts, title)
+
+
+CurvePoint = tuple[int, float, float, float]
+"""(iteration, mean over seeds, lowest seed, highest seed)."""
+
+
+def learning_curves(
+    panels: Sequence[tuple[str, Sequence[tuple[Series, Sequence[CurvePoint]]]]],
+    title: str,
+) -> str:
+    """Metrics over fine-tuning iterations: one panel per metric, per method the mean over
+    seeds with a band from the lowest to the highest seed (values in [0, 1]).
+
+    Args:
+        panels: ``(metric label, [(series, [(iteration, mean, low, high), ...]), ...])``.
+        title: Accessible title.
+
+    Returns:
+        The SVG document.
+    """
+    pw, ph, gap, left = 260, 150, 44, 44
+    all_series = list({s.label: s for _, rows in panels for s, _ in rows}.values())
+    legend, lh = _legend(all_series, left, 16, len(panels) * (pw + gap) - 10)
+    top = 16 + lh + 22
+    parts = list(legend)
+    last = max([p[0] for _, rows in panels for _, pts in rows for p in pts] + [1])
+    for k, (label, rows) in enumerate(panels):
+        ox = left + k * (pw + gap)
+        parts.append(f"<text x='{ox + pw / 2:.1f}' y='{top - 6:.1f}' text-anchor='middle' "
+                     f"font-weight='bold' fill='#333'>{esc(label)}</text>")
+        parts += _y_axis(ox, top, ph, pw, [0, 0.25, 0.5, 0.75, 1.0], 0, 1)
+        for t in sorted({0, last // 2, last}):
+            parts.append(f"<text x='{ox + t / last * pw:.1f}' y='{top + ph + 13:.1f}' "
+                         f"text-anchor='middle' fill='#666' font-size='9'>{t}</text>")
+
+        def xy(it: float, v: float, ox: float = ox) -> tuple[float, float]:
+            return ox + it / last * pw, top + ph - min(max(v, 0.0), 1.0) * ph
+
+        for s, pts in rows:
+            if not pts:
+                continue
+            band = [xy(p[0], p[3]) for p in pts] + [xy(p[0], p[2]) for p in reversed(pts)]
+            parts.append("<polygon points='" + " ".join(f"{x:.1f},{y:.1f}" for x, y in band)
+                         + f"' fill='{esc(s.color)}' fill-opacity='0.12' stroke='none'/>")
+            dash = f" stroke-dasharray='{esc(s.dash)}'" if s.dash else ""
+            parts.append("<polyline points='" + " ".join(
+                f"{x:.1f},{y:.1f}" for x, y in (xy(p[0], p[1]) for p in pts))
+                + f"' fill='none' stroke='{esc(s.color)}' stroke-width='2'{dash}>"
+                f"<title>{esc(s.label)}: {esc(label)}, {len(pts)} iterations</title>"
+                "</polyline>")
+        parts.append(f"<text x='{ox + pw / 2:.1f}' y='{top + ph + 30:.1f}' "
+                     "text-anchor='middle' fill='#666'>fine-tuning iteration</text>")
+    return _svg(left + len(panels) * (pw + gap), top + ph + 40, parts, title)

@@ -17,6 +17,7 @@ corrupt run never stops a build.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -75,6 +76,8 @@ class SeedResult:
         lock_drift: Locked packages that were installed in another version (``()``: none).
         latent_counts: Mode-selectable methods: {z: {mode label: successful episodes}} with
             each z forced (``{}`` otherwise).
+        curves: Learning curves of fine-tuners, ``{name: ((iteration, value), ...)}`` for
+            the names of :data:`benchmark.schema.CURVES` (``{}``: not logged).
     """
 
     run_id: str
@@ -104,6 +107,7 @@ class SeedResult:
     latent_counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     lock_hash: str = ""
     lock_drift: tuple[str, ...] = ()
+    curves: Mapping[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
 
     def metric(self, name: str, level: str | None = None) -> float:
         """Value of ``name`` (at ``level`` when given and not nominal); NaN when absent."""
@@ -287,7 +291,28 @@ def read_results_client(
         if not token:
             break
     results, skipped = _parse_all(raw)
-    return ReadReport(tuple(results), dict(skipped), "mlflow-client")
+    histories: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    for r in results:
+        for name in schema.CURVES:
+            if name in r.metrics:  # only runs that logged the curve are asked for it
+                histories.setdefault(r.run_id, {})[name] = [
+                    (m.step, m.value) for m in client.get_metric_history(r.run_id, name)]
+    return ReadReport(tuple(_with_curves(results, histories)), dict(skipped), "mlflow-client")
+
+
+def _with_curves(results: list[SeedResult],
+                 histories: Mapping[str, Mapping[str, list[tuple[int, float]]]]
+                 ) -> list[SeedResult]:
+    """Attach each run's learning curves (sorted by step, NaN points dropped)."""
+    out = []
+    for r in results:
+        h = histories.get(r.run_id)
+        if h:
+            r = dataclasses.replace(r, curves={
+                name: tuple(sorted((int(s), float(v)) for s, v in points if v == v))
+                for name, points in h.items()})
+        out.append(r)
+    return out
 
 
 def sqlite_path(uri: str) -> str | None:
@@ -345,11 +370,19 @@ def read_results_sqlite(path: str, experiment: str = schema.EXPERIMENT) -> ReadR
             f"SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({runs_sel})", (exp_id,)
         ):
             params[run_id][key] = value
+        histories: dict[str, dict[str, list[tuple[int, float]]]] = {}
+        marks = ", ".join("?" for _ in schema.CURVES)
+        for run_id, key, step, value, is_nan in con.execute(
+            f"SELECT run_uuid, key, step, value, is_nan FROM metrics WHERE key IN ({marks}) "
+            f"AND run_uuid IN ({runs_sel})", (*schema.CURVES, exp_id)
+        ):
+            if not is_nan:
+                histories.setdefault(run_id, {}).setdefault(key, []).append((step, value))
     finally:
         con.close()
     raw = ((r, tags[r], metrics[r], params[r], starts[r] or 0) for r in starts)
     results, skipped = _parse_all(raw)
-    return ReadReport(tuple(results), dict(skipped), "sqlite")
+    return ReadReport(tuple(_with_curves(results, histories)), dict(skipped), "sqlite")
 
 
 def read_results(uri: str | None = None, experiment: str = schema.EXPERIMENT,

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 from markupsafe import Markup
 
 from benchmark import schema
@@ -126,6 +127,14 @@ def _write_plots(task: TaskBoard, colors: Mapping[str, str], out: Path) -> dict[
             [(s, g.cells.get("mode_entropy"), g.cells.get("success")) for s, g in series],
             f"Success vs mode entropy, {task.task}, tier {task.tier}"),
     }
+    curves = learning_curve_points(task)
+    if curves:
+        files["curves"] = plots.learning_curves(
+            [(label, [(s, curves[g.label].get(name, [])) for s, g in series
+                      if g.label in curves])
+             for name, label in ((schema.CURVE_SUCCESS, "success (training episodes)"),
+                                 (schema.CURVE_MODE_ENTROPY, "H(π) (training episodes)"))],
+            f"Learning curves, {task.task}, tier {task.tier}")
     for i, sweep in enumerate(option_sweeps(task)):
         values = [v for v, _ in sweep.points]
         panels = [(label, [g.cells.get(key) for _, g in sweep.points], y_max)
@@ -153,6 +162,26 @@ SWEEP_PANELS: tuple[tuple[str, str, float | None], ...] = (
     ("lipschitz_p95", "Lipschitz (p95)", None),
 )
 """Panels of an option-sweep figure: (metric key, label, y max or None to fit the data)."""
+
+
+def learning_curve_points(task: TaskBoard
+                          ) -> dict[str, dict[str, list[tuple[int, float, float, float]]]]:
+    """Per row that logged learning curves: ``{curve name: [(iteration, mean over seeds,
+    lowest seed, highest seed), ...]}`` (an iteration counts the seeds that have it)."""
+    out: dict[str, dict[str, list[tuple[int, float, float, float]]]] = {}
+    for g in task.rows:
+        per_name: dict[str, list[tuple[int, float, float, float]]] = {}
+        for name in schema.CURVES:
+            by_step: dict[int, list[float]] = defaultdict(list)
+            for r in g.results:
+                for step, v in r.curves.get(name, ()):
+                    by_step[step].append(v)
+            if by_step:
+                per_name[name] = [(st, float(np.mean(v)), min(v), max(v))
+                                  for st, v in sorted(by_step.items())]
+        if per_name:
+            out[g.label] = per_name
+    return out
 
 
 def sweep_figures(task: TaskBoard) -> list[tuple[OptionSweep, str]]:

@@ -94,6 +94,40 @@ def successor_obs(next_obs: np.ndarray, done: np.ndarray, infos: dict) -> np.nda
     return out
 
 
+class OutcomeTally:
+    """Success and mode of the training episodes that ended, per fine-tuning iteration (the
+    learning curves the runner logs).
+
+    ``add`` reads a same-step-autoreset vector env's ``final_info`` (``success``, ``mode``)
+    of the envs whose episode ended; ``pop`` returns and clears the iteration's tally.
+    """
+
+    def __init__(self) -> None:
+        self.outcomes: list[tuple[bool, str]] = []
+
+    def add(self, done: np.ndarray, infos: dict) -> None:
+        """Record the ended episodes of one vector step (``done``: (N,) bool)."""
+        if not np.any(done) or "final_info" not in infos:
+            return
+        fi = infos["final_info"]
+        success, mode = fi.get("success"), fi.get("mode")
+        for i in np.flatnonzero(done):
+            ok = bool(success[i]) if success is not None else False
+            self.outcomes.append((ok, str(mode[i]) if mode is not None and ok else ""))
+
+    def pop(self) -> tuple[dict[str, float], dict[str, int]]:
+        """``({"train_success": share, "train_episodes": n}, {mode: successes})`` of the
+        episodes recorded since the last call (share NaN when none ended)."""
+        n = len(self.outcomes)
+        wins = [m for ok, m in self.outcomes if ok]
+        modes: dict[str, int] = {}
+        for m in wins:
+            modes[m] = modes.get(m, 0) + 1
+        self.outcomes = []
+        return ({"train_success": len(wins) / n if n else float("nan"),
+                 "train_episodes": float(n)}, modes)
+
+
 class RunningMeanStd:
     """Running mean/variance (Welford, parallel form) of scalars."""
 

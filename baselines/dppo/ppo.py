@@ -32,6 +32,7 @@ from torch import nn
 from baselines.common.nets import CriticObs
 from baselines.common.policy import DiffusionPolicy
 from baselines.common.ppo import (
+    OutcomeTally,
     RunningRewardScaler,
     clip_coef_schedule,
     gae,
@@ -142,6 +143,7 @@ class DPPOTrainer:
         self.deterministic_base = False
         self.env_steps = 0
         self.history: list[dict[str, float]] = []
+        self.outcomes = OutcomeTally()
         # decision indices of each minibatch of the last update (tests check that a
         # decision's denoising steps are never split across minibatches)
         self.minibatch_decisions: list[torch.Tensor] = []
@@ -241,6 +243,7 @@ class DPPOTrainer:
             self.timing["sample"] += t1 - t0
             self.timing["env"] += t2 - t1
             done = np.logical_or(term, trunc)
+            self.outcomes.add(done, infos)
             true_next = successor_obs(next_obs, done, infos)
             self.env_steps += int(np.sum(_env_steps(infos, done, n, pol.act_steps)))
             ri = self.intrinsic_rewards(obs, true_next, done)
@@ -351,7 +354,8 @@ class DPPOTrainer:
     # -------------------------------------------------------------- main loop
     def train(self, venv: Any, obs: np.ndarray, iterations: int, n_steps: int,
               progress: Progress = SILENT,
-              checkpoints: Mapping[int, Callable[[Any], None]] | None = None
+              checkpoints: Mapping[int, Callable[[Any], None]] | None = None,
+              on_iteration: Callable[[int, dict, dict], None] | None = None,
               ) -> DiffusionPolicy:
         """Run ``iterations`` of collect + update; returns the fine-tuned policy.
 
@@ -362,6 +366,8 @@ class DPPOTrainer:
             n_steps: Decisions per env and iteration.
             progress: Progress reporter.
             checkpoints: ``{iteration: fn}``: ``fn(policy)`` after that many iterations.
+            on_iteration: ``fn(iteration, stats, modes)`` after each iteration, with the
+                training episodes' success share and mode counts (learning curves).
         """
         cfg = self.cfg
         n = len(obs)
@@ -382,7 +388,11 @@ class DPPOTrainer:
                 stats["iteration"] = itr
                 stats["episodes"] = float(ended)
                 stats["reward"] = float(batch.rewards.sum() / max(ended, 1))
+                outcome, modes = self.outcomes.pop()
+                stats.update(outcome)
                 self.history.append(stats)
+                if on_iteration is not None:
+                    on_iteration(itr, stats, modes)
                 advance(1, ret=stats["reward"], kl=stats.get("approx_kl", 0.0))
                 if checkpoints and itr + 1 in checkpoints:
                     self.policy.model.eval()

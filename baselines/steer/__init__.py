@@ -103,7 +103,8 @@ class SteerMethodBase(DiffusionMethodBase):
         try:
             obs, _ = venv.reset(seed=[train_seed(ctx.seed, i) for i in range(budget.n_envs)])
             trainer.train(venv, obs, budget.finetune_iterations, budget.finetune_steps_per_iter,
-                          ctx.progress, checkpoint_iterations(ctx, budget.finetune_iterations))
+                          ctx.progress, checkpoint_iterations(ctx, budget.finetune_iterations),
+                          ctx.log_iteration)
         finally:
             venv.close()
         self.last_trainer = trainer

@@ -116,10 +116,12 @@ class DPPOBMDTrainer(DPPOTrainer):
 
     def train(self, venv: Any, obs: np.ndarray, iterations: int, n_steps: int,
               progress: Progress = SILENT,
-              checkpoints: Mapping[int, Callable[[Any], None]] | None = None
+              checkpoints: Mapping[int, Callable[[Any], None]] | None = None,
+              on_iteration: Callable[[int, dict, dict], None] | None = None,
               ) -> LatentSteeredPolicy:
         """DPPO's loop, with the curriculum's horizon limit around ``venv``."""
         self._itr, self._iterations = 0, iterations
         self._venv = HorizonLimit(venv)
         self._venv.horizon = self.bmd.horizon(0, iterations, self.max_decisions)
-        return super().train(self._venv, obs, iterations, n_steps, progress, checkpoints)
+        return super().train(self._venv, obs, iterations, n_steps, progress, checkpoints,
+                             on_iteration)

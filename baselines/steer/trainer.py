@@ -24,7 +24,13 @@ import torch
 from torch import nn
 
 from baselines.common.nets import CriticObs
-from baselines.common.ppo import RunningRewardScaler, gae, ppo_policy_loss, successor_obs
+from baselines.common.ppo import (
+    OutcomeTally,
+    RunningRewardScaler,
+    gae,
+    ppo_policy_loss,
+    successor_obs,
+)
 from baselines.steer.config import BMDConfig, SteerConfig
 from baselines.steer.curriculum import HorizonLimit
 from baselines.steer.latent import LatentRegularizer
@@ -60,6 +66,7 @@ class SteerTrainer:
         params = [p for a in self.actors for p in a.parameters()]
         self.optim = torch.optim.Adam(params + list(self.critic.parameters()), lr=cfg.lr)
         self.history: list[dict[str, float]] = []
+        self.outcomes = OutcomeTally()
         self.timing = {"sample": 0.0, "env": 0.0, "update": 0.0}
         self.env_steps = 0
 
@@ -118,6 +125,7 @@ class SteerTrainer:
             self.timing["env"] += t2 - t1
             term = np.asarray(term, dtype=bool)
             done = np.logical_or(term, trunc)
+            self.outcomes.add(done, infos)
             true_next = successor_obs(next_obs, done, infos)
             self.env_steps += int(np.sum(infos.get("env_steps", pol.act_steps)))
             z = (self.latent.z.clone() if self.latent is not None
@@ -202,7 +210,8 @@ class SteerTrainer:
     # -------------------------------------------------------------- main loop
     def train(self, venv: Any, obs: np.ndarray, iterations: int, n_steps: int,
               progress: Progress = SILENT,
-              checkpoints: Mapping[int, Callable[[Any], None]] | None = None
+              checkpoints: Mapping[int, Callable[[Any], None]] | None = None,
+              on_iteration: Callable[[int, dict, dict], None] | None = None,
               ) -> SteeredPolicy:
         """Run ``iterations`` of collect + (q_φ training) + PPO; returns the policy.
 
@@ -213,6 +222,8 @@ class SteerTrainer:
             n_steps: Decisions per env and iteration.
             progress: Progress reporter.
             checkpoints: ``{iteration: fn}``: ``fn(policy)`` after that many iterations.
+            on_iteration: ``fn(iteration, stats, modes)`` after each iteration, with the
+                training episodes' success share and mode counts (learning curves).
         """
         n = len(obs)
         scaler = RunningRewardScaler(n, self.cfg.gamma) if self.cfg.reward_scale_running \
@@ -248,7 +259,11 @@ class SteerTrainer:
                 self.timing["update"] += time.perf_counter() - t0
                 ended = b["done"].numpy().sum()
                 stats["reward"] = float(env_r.sum() / max(ended, 1))
+                outcome, modes = self.outcomes.pop()
+                stats.update(outcome)
                 self.history.append(stats)
+                if on_iteration is not None:
+                    on_iteration(itr, stats, modes)
                 advance(1, ret=stats["reward"], stage=stage)
                 if checkpoints and itr + 1 in checkpoints:
                     checkpoints[itr + 1](self.policy)

@@ -263,3 +263,41 @@ def test_checkpoint_stability_is_undefined_without_any_success(avoid_dataset, tm
     result = evaluate(EvalRequest(method="dppo", task="avoid", seeds=(0,), tier="smoke",
                                   track=False))
     assert schema.CHECKPOINT_STABILITY not in result.seeds[0].metrics and not calls
+
+
+@pytest.mark.parametrize("method", ["dppo", "bmd"])
+def test_fine_tuners_log_learning_curves_that_the_leaderboard_draws(method, avoid_dataset,
+                                                                     tmp_path, monkeypatch):
+    """Issue 17: per-iteration metrics of fine-tuning were not logged, so no learning curve
+    could be drawn. Each iteration's training episodes give one point, read back by both
+    readers and drawn on the task page."""
+    import dataclasses
+
+    from benchmark.registry import get_task
+    from leaderboard.compile import compile_leaderboard
+    from leaderboard.records import read_results_client, read_results_sqlite
+    from leaderboard.site import build_site, slug
+
+    monkeypatch.setenv("MODEBENCH_CACHE", str(tmp_path / "cache"))
+    result = evaluate(EvalRequest(method=method, task="avoid", seeds=(0,), tier="smoke"))
+    iterations = get_task("avoid").spec.budget("smoke").finetune_iterations
+    uri = tracking.tracking_uri()
+    (fast,) = read_results_sqlite(uri.removeprefix("sqlite:///")).results
+    (slow,) = read_results_client(uri).results
+    assert fast.curves == slow.curves
+    steps = [s for s, _ in fast.curves[schema.CURVE_SUCCESS]]
+    assert steps == list(range(iterations))
+    assert all(0.0 <= v <= 1.0 for _, v in fast.curves[schema.CURVE_SUCCESS])
+    assert all(0.0 <= v <= 1.0 for _, v in fast.curves.get(schema.CURVE_MODE_ENTROPY, ()))
+    # the curves are not mistaken for evaluation metrics
+    assert schema.CURVE_SUCCESS not in result.seeds[0].metrics
+    lb = compile_leaderboard([fast])
+    build_site(lb, tmp_path / "site")
+    page = (tmp_path / "site" / "tasks" / f"{slug('avoid-v0')}.html").read_text()
+    assert "Learning curves" in page
+    assert (tmp_path / "site" / "plots" / "avoid-v0-smoke-curves.svg").is_file()
+    # a row without curves (bc) draws none
+    bc = dataclasses.replace(fast, curves={}, method="bc", run_id="other")
+    build_site(compile_leaderboard([bc]), tmp_path / "site2")
+    assert "Learning curves" not in (tmp_path / "site2" / "tasks"
+                                     / f"{slug('avoid-v0')}.html").read_text()
