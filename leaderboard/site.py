@@ -111,22 +111,26 @@ def _write_plots(task: TaskBoard, colors: Mapping[str, str], out: Path) -> dict[
     modes = list(task.spec.modes)
     for _, g in series:
         modes += [m for m in g.mode_shares if m not in modes]
-    files = {
-        "modes": plots.mode_bars(modes, [(s, g.mode_shares) for s, g in series],
-                                 f"Mode distribution, {task.task}, tier {task.tier}"),
-        "robustness": plots.robustness_curves(
+    files: dict[str, str] = {}
+    # a figure with nothing to show is not drawn (the page says why instead)
+    if any(sum(g.mode_shares.values()) > 0 for g in task.rows):
+        files["modes"] = plots.mode_bars(modes, [(s, g.mode_shares) for s, g in series],
+                                         f"Mode distribution, {task.task}, tier {task.tier}")
+    files["scatter"] = plots.scatter(
+        [(s, g.cells.get("mode_entropy"), g.cells.get("success")) for s, g in series],
+        f"Success vs mode entropy, {task.task}, tier {task.tier}")
+    perturbed = any(p.success is not None for g in task.rows for p in g.levels
+                    if p.level != "nominal")
+    if perturbed:
+        files["robustness"] = plots.robustness_curves(
             _ladders(task),
             [(s, {p.level: p.success for p in g.levels}) for s, g in series],
-            f"Success over the perturbation ladders, {task.task}, tier {task.tier}"),
-        "modecount": plots.robustness_curves(
+            f"Success over the perturbation ladders, {task.task}, tier {task.tier}")
+        files["modecount"] = plots.robustness_curves(
             _ladders(task),
             [(s, {p.level: p.mode_count for p in g.levels}) for s, g in series],
             f"Mode count over the perturbation ladders, {task.task}, tier {task.tier}",
-            y_label="mode count", y_max=float(max(len(task.spec.modes), 1))),
-        "scatter": plots.scatter(
-            [(s, g.cells.get("mode_entropy"), g.cells.get("success")) for s, g in series],
-            f"Success vs mode entropy, {task.task}, tier {task.tier}"),
-    }
+            y_label="mode count", y_max=float(max(len(task.spec.modes), 1)))
     curves = learning_curve_points(task)
     if curves:
         files["curves"] = plots.learning_curves(

@@ -252,3 +252,19 @@ def test_performance_profile_is_the_share_of_runs_above_each_threshold():
     # the drop to 0.25 happens at tau = 0.5
     at_half = [(top + h - y) / h for x, y in xy if abs(x - (left + 0.5 * w)) < 1e-6]
     assert sorted({round(v, 3) for v in at_half}) == [0.25, 0.75]
+
+
+def test_empty_figures_are_not_drawn_and_the_page_says_why(tmp_path, results, lookup):
+    """Issue 17: robustness panels were drawn empty when only nominal was run, and a mode
+    plot with no successful episode was an empty frame."""
+    nominal_only = [dataclasses.replace(
+        r, metrics={k: (0.0 if k == "success_rate" else v) for k, v in r.metrics.items()
+                    if "/" not in k},
+        mode_distribution={"nominal": {}}, perturbations=("nominal",))
+        for r in results if r.task == "avoid-v0" and r.tier == "small"]
+    build_site(compile_leaderboard(nominal_only, lookup, method_lookup), tmp_path / "site")
+    page = (tmp_path / "site" / "tasks" / f"{slug('avoid-v0')}.html").read_text()
+    assert "No method has a successful nominal episode" in page
+    assert "Only the nominal level was run" in page
+    plots_drawn = {p.name for p in (tmp_path / "site" / "plots").glob("avoid-v0-small-*.svg")}
+    assert plots_drawn == {"avoid-v0-small-scatter.svg"}
