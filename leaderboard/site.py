@@ -35,6 +35,7 @@ from benchmark import schema
 from benchmark.metrics import Estimate
 from benchmark.spec import short_hash
 from leaderboard import exports, plots
+from leaderboard.citation import bibtex, load_citation
 from leaderboard.compile import (
     EXTRA_METRICS,
     METRICS,
@@ -166,6 +167,21 @@ SWEEP_PANELS: tuple[tuple[str, str, float | None], ...] = (
     ("lipschitz_p95", "Lipschitz (p95)", None),
 )
 """Panels of an option-sweep figure: (metric key, label, y max or None to fit the data)."""
+
+
+def _known_specs() -> list[Any]:
+    """Every task spec of the registry, old versions included (plugins that fail to load
+    are left out: the page lists what this code can run)."""
+    from benchmark import registry
+    from benchmark.errors import BenchError
+
+    specs = []
+    for family in registry.task_families():
+        try:
+            specs += [t.spec for t in registry.family_tasks(family, include_old=True)]
+        except BenchError:
+            continue
+    return sorted(specs, key=lambda s: s.id)
 
 
 def learning_curve_points(task: TaskBoard
@@ -323,10 +339,23 @@ def build_site(lb: Leaderboard, out: Path) -> dict[str, Path]:
         (out / "methods" / f"{slug(method_id)}.html").write_text(html, encoding="utf-8")
 
     aggregate_plots = {tb.tier: _aggregate_plots(tb, colors, out) for tb in lb.tiers}
+    cff = load_citation()
+    bib = bibtex(cff) if cff else ""
+    if bib:
+        (out / "modebench.bib").write_text(bib, encoding="utf-8")
     html = env.get_template("index.html.j2").render(**common, root="",
                                                     aggregate_plots=aggregate_plots,
+                                                    bibtex=bib,
                                                     title="modebench leaderboard")
     (out / "index.html").write_text(html, encoding="utf-8")
+    retired: dict[str, list[Any]] = {}
+    for st in lb.stale:
+        entry = retired.setdefault(st.task, [st.task, 0, st.reason])
+        entry[1] += st.n_runs
+    html = env.get_template("versions.html.j2").render(
+        **common, root="", specs=_known_specs(), retired=[tuple(v) for v in retired.values()],
+        title="Task versions · modebench")
+    (out / "versions.html").write_text(html, encoding="utf-8")
     written = {"index": out / "index.html"}
     for name, text in (("leaderboard.tex", exports.to_latex(lb)),
                        ("leaderboard_wide.tex", exports.to_latex(lb, wide=True)),

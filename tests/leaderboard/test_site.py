@@ -268,3 +268,23 @@ def test_empty_figures_are_not_drawn_and_the_page_says_why(tmp_path, results, lo
     assert "Only the nominal level was run" in page
     plots_drawn = {p.name for p in (tmp_path / "site" / "plots").glob("avoid-v0-small-*.svg")}
     assert plots_drawn == {"avoid-v0-small-scatter.svg"}
+
+
+def test_the_site_has_the_citation_and_a_task_versions_page(tmp_path, results, lookup):
+    """Issue 17: a citation (CITATION.cff, shown as BibTeX) and a page of task versions with
+    their spec and dataset hashes."""
+    from benchmark.registry import get_task
+    from leaderboard.citation import bibtex, load_citation
+
+    cff = load_citation()
+    assert cff is not None and cff["cff-version"] == "1.2.0"
+    bib = bibtex(cff)
+    assert bib.startswith("@software{modebench") and "version = {0.1.0}" in bib
+    assert bib.count("{") == bib.count("}")
+    build_site(compile_leaderboard(results, lookup, method_lookup), tmp_path / "site")
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert "@software{modebench" in index and (tmp_path / "site" / "modebench.bib").is_file()
+    versions = (tmp_path / "site" / "versions.html").read_text()
+    kitchen = get_task("kitchen").spec
+    assert kitchen.id in versions and kitchen.hash() in versions
+    assert kitchen.dataset_hash in versions
