@@ -68,6 +68,7 @@ def _env() -> jinja2.Environment:
     env.filters["slug"] = slug
     env.filters["pct"] = lambda v: f"{v:.0%}"
     env.filters["fmt"] = exports.fmt
+    env.filters["num"] = lambda value, key="": exports.fmt(key, value)
     env.globals["poi_style"] = _poi_style
     return env
 

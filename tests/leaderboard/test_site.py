@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from leaderboard import exports
 from leaderboard.compile import compile_leaderboard
 from leaderboard.site import build_site, slug
 from tests.leaderboard.conftest import method_lookup
@@ -288,3 +289,17 @@ def test_the_site_has_the_citation_and_a_task_versions_page(tmp_path, results, l
     kitchen = get_task("kitchen").spec
     assert kitchen.id in versions and kitchen.hash() in versions
     assert kitchen.dataset_hash in versions
+
+
+def test_the_index_has_a_methods_by_tasks_summary_per_tier(site):
+    """Issue 17: a HELM-style grid (methods x tasks) and tier navigation on the index."""
+    out, lb = site
+    index = (out / "index.html").read_text()
+    assert index.count("Summary: success and H(π) per method and task") == len(lb.tiers)
+    for tb in lb.tiers:
+        assert f'href="#tier-{slug(tb.tier)}"' in index
+        grid = index.split(f'id="tier-{slug(tb.tier)}"')[1].split("Aggregate across tasks")[0]
+        for task in tb.tasks:
+            assert f"tasks/{slug(task.task)}.html#tier-{slug(tb.tier)}" in grid
+            for g in task.rows:
+                assert exports.fmt("success", g.cells["success"].value) in grid
