@@ -311,7 +311,10 @@ def test_sweep_terminated_with_sigterm_stops_its_workers_and_marks_runs_killed(
 
     monkeypatch.setenv("MODEBENCH_CACHE", str(tmp_path / "cache"))  # units really train
     db = Path(tracking.tracking_uri().removeprefix("sqlite:///"))
-    cmd = _bench("sweep", "-m", "bc", "-t", "avoid", "-s", "0-3", "--tier", "smoke", "-w", "2",
+    # small-tier units pretrain for minutes: the signal lands while a run is RUNNING (smoke
+    # units finished between the poll that saw RUNNING and the signal on an idle machine,
+    # leaving no run to mark KILLED); the test still ends within seconds of the first run
+    cmd = _bench("sweep", "-m", "bc", "-t", "avoid", "-s", "0-3", "--tier", "small", "-w", "2",
                  "-q")
     log = tmp_path / "terminated.log"
     proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT,
