@@ -139,6 +139,8 @@ class LocalExecutor:
         except KeyboardInterrupt:
             if pool is not None:
                 _interrupt_workers(pool)
+                _stop_workers(pool)
+                pool = None
             raise
         finally:
             if pool is not None:
@@ -168,6 +170,35 @@ def _interrupt_workers(pool: Any) -> None:
             os.kill(pid, signal.SIGINT)
         except OSError:
             pass  # already gone
+
+
+INTERRUPT_GRACE_S = 20.0
+"""How long interrupted workers get to mark their runs KILLED and exit before they are
+terminated (then killed)."""
+
+
+def _stop_workers(pool: Any, grace: float = INTERRUPT_GRACE_S) -> None:
+    """Shut the pool down without waiting on its units: workers that are still alive after
+    ``grace`` seconds get SIGTERM (their runner marks the run KILLED), then SIGKILL.
+
+    ``shutdown(wait=True)`` alone waited for whatever a worker was running when the SIGINT
+    did not reach Python code in time (a sweep sent SIGTERM kept computing for minutes: the
+    SIGTERM test timed out in CI with small-tier units).
+    """
+    import time
+
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for stop, wait_s in ((None, grace), ("terminate", 10.0), ("kill", 5.0)):
+        if stop is not None:
+            for p in procs:
+                if p.is_alive():
+                    getattr(p, stop)()
+        deadline = time.monotonic() + wait_s
+        for p in procs:
+            p.join(timeout=max(0.0, deadline - time.monotonic()))
+        if not any(p.is_alive() for p in procs):
+            return
 
 
 class RayExecutor:
