@@ -22,6 +22,9 @@ def build(
     client_reader: bool = typer.Option(
         False, "--mlflow-client", help="Read through MLflow's client even for SQLite stores "
         "(slower; the default reads SQLite files directly)."),
+    figures: str = typer.Option(
+        "", "--figures", help="Also write every plot as pdf and/or png into <out>/figures "
+        "(pdf,png; needs headless Chromium)."),
 ) -> None:
     """Compile finished seed runs into a static site (index, task and method pages, plots)."""
     from leaderboard.build import build_leaderboard
@@ -30,7 +33,16 @@ def build(
         from benchmark.errors import BenchError
 
         raise BenchError(f"--out {out} exists and is not a folder")
+    from benchmark.errors import UsageError
+    from leaderboard.figures import NO_CHROMIUM, export_figures, find_chromium, parse_formats
+
+    formats = parse_formats(figures)
+    if formats and find_chromium() is None:
+        raise UsageError(NO_CHROMIUM)  # before the build, not after
     rep = build_leaderboard(out, tracking_uri, fast=not client_reader)
+    if formats:
+        written = export_figures(out / "plots", out / "figures", formats)
+        console.print(f"  {len(written)} figure file(s) in {out / 'figures'}", highlight=False)
     lb = rep.leaderboard
     n_stale = sum(s.n_runs for s in lb.stale)
     n_tasks = len({t.task for tb in lb.tiers for t in tb.tasks})

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+from benchmark.errors import UsageError
 from leaderboard.compile import compile_leaderboard
 from leaderboard.site import build_site
 from tests.leaderboard.conftest import method_lookup
@@ -88,3 +90,28 @@ def test_site_in_chromium(tmp_path, results, lookup):
         browser.close()
     assert not problems, problems
     assert (shots / "index.png").stat().st_size > 10_000
+
+
+def test_figures_export_as_pdf_and_png_at_the_svgs_size(tmp_path, results, lookup):
+    """Issue 17: figures for papers also as PDF/PNG, not only SVG."""
+    import struct
+
+    _require_browser()
+    from leaderboard.figures import export_figures, parse_formats
+
+    out = tmp_path / "site"
+    build_site(compile_leaderboard([r for r in results if r.task == "avoid-v0"], lookup,
+                                   method_lookup), out)
+    svg = sorted((out / "plots").glob("*.svg"))[0]
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / svg.name).write_text(svg.read_text())
+    written = export_figures(one, tmp_path / "figures", parse_formats("pdf,png"))
+    pdf, png = (tmp_path / "figures" / f"{svg.stem}.{e}" for e in ("pdf", "png"))
+    assert sorted(written) == sorted([pdf, png])
+    assert pdf.read_bytes().startswith(b"%PDF") and b"/Type /Page" in pdf.read_bytes()
+    width, height = struct.unpack(">II", png.read_bytes()[16:24])  # the IHDR chunk
+    w, h = (int(v) for v in re.search(r"width='(\d+)' height='(\d+)'", svg.read_text()).groups())
+    assert (width, height) == (2 * w, 2 * h)
+    with pytest.raises(UsageError, match="unknown format"):
+        parse_formats("pdf,eps")

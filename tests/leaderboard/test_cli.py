@@ -60,3 +60,15 @@ def test_exit_codes(store, tmp_path):
 def test_schema_command():
     res = runner.invoke(app, ["results", "schema"])
     assert res.exit_code == 0 and json.loads(res.stdout)["title"] == "BundleRecord"
+
+
+def test_figures_option_refuses_bad_input_before_building(store, tmp_path, monkeypatch):
+    out = tmp_path / "site"
+    res = runner.invoke(app, ["leaderboard", "build", "--out", str(out), "--figures", "eps",
+                              "--tracking-uri", store["uri"]])
+    assert res.exit_code == 2 and "unknown format" in res.output
+    monkeypatch.setenv("MODEBENCH_CHROMIUM", str(tmp_path / "no-such-browser"))
+    res = runner.invoke(app, ["leaderboard", "build", "--out", str(out), "--figures", "pdf",
+                              "--tracking-uri", store["uri"]])
+    assert res.exit_code == 2 and "headless Chromium" in res.output
+    assert not out.exists()  # refused before any work
