@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.errors import DatasetError, UsageError
+from benchmark.envvars import positive_int
+from benchmark.errors import DatasetError
 from benchmark.paths import datasets_root, writable_dir
 from benchmark.progress import SILENT, Progress
 from benchmark.seeding import dataset_seed
@@ -211,14 +212,7 @@ def dataset_workers() -> int:
     Raises:
         UsageError: Not a positive integer.
     """
-    raw = os.environ.get("MODEBENCH_DATASET_WORKERS", "1")
-    try:
-        n = int(raw)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise UsageError(f"MODEBENCH_DATASET_WORKERS must be a positive integer, got {raw!r}")
-    return n
+    return positive_int("MODEBENCH_DATASET_WORKERS")
 
 
 def collect_demonstrations(task: Task, n_episodes: int, progress: Progress = SILENT,

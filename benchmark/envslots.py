@@ -11,13 +11,12 @@ episodes are identical whatever the number of workers.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from benchmark.errors import UsageError
+from benchmark.envvars import positive_int
 
 
 def env_workers() -> int:
@@ -26,14 +25,7 @@ def env_workers() -> int:
     Raises:
         UsageError: Not a positive integer.
     """
-    raw = os.environ.get("MODEBENCH_ENV_WORKERS", "1")
-    try:
-        n = int(raw)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise UsageError(f"MODEBENCH_ENV_WORKERS must be a positive integer, got {raw!r}")
-    return n
+    return positive_int("MODEBENCH_ENV_WORKERS")
 
 
 def _serve(conn: Any, make_env: Any, slots: Sequence[int]) -> None:

@@ -87,22 +87,10 @@ def test_wide_latex_spans_both_columns_scaled_to_the_text_width(lb):
 
 def test_latex_structure(lb):
     tex = to_latex(lb)
-    _check_latex(tex)
-    body = _strip_escaped_braces("\n".join(line for line in tex.splitlines()
-                                           if not line.startswith("%")))
-    depth = 0
-    for ch in body:
-        depth += {"{": 1, "}": -1}.get(ch, 0)
-        assert depth >= 0
-    assert depth == 0
-    begins = re.findall(r"\\begin\{(\w+)\}", body)
-    ends = re.findall(r"\\end\{(\w+)\}", body)
-    assert begins == ["table", "tabular"] * len(lb.tiers) and sorted(begins) == sorted(ends)
+    begins, rows = _check_latex(tex)  # braces, environments, cells per row
+    assert begins == ["table", "tabular"] * len(lb.tiers)
     assert tex.count(r"\toprule") == tex.count(r"\bottomrule") == len(lb.tiers)
-    # every data row has as many cells as the column spec says
-    spec = re.search(r"\\begin\{tabular\}\{(\w+)\}", tex).group(1)
-    rows = [line for line in tex.splitlines() if line.endswith(r"\\")]
-    assert rows and all(len(re.split(r"(?<!\\)&", r)) == len(spec) for r in rows)
+    assert rows
 
 
 def test_latex_escapes_specials(lb):
