@@ -120,6 +120,27 @@ def _y_axis(x0: float, y0: float, h: float, w: float, ticks: Sequence[float], lo
     return parts
 
 
+def abbreviate_modes(modes: Sequence[str], sep: str = ">", max_len: int = 12
+                     ) -> tuple[dict[str, str], dict[str, str]]:
+    """Short axis labels for long sequence modes (kitchen's
+    ``microwave>kettle>light switch>slide cabinet`` -> ``M>K>LS>SC``).
+
+    Each ``sep``-separated part becomes the initials of its words. Nothing is abbreviated when
+    every label is short, or when two parts would share an abbreviation.
+
+    Returns:
+        ``({mode: axis label}, {abbreviation: part})`` (the key, empty when unchanged).
+    """
+    if max((len(m) for m in modes), default=0) <= max_len:
+        return {m: m for m in modes}, {}
+    parts = sorted({p for m in modes for p in m.split(sep) if p})
+    short = {p: "".join(w[0].upper() for w in p.split()) for p in parts}
+    if len(set(short.values())) < len(short):
+        return {m: m for m in modes}, {}
+    labels = {m: sep.join(short.get(p, p) for p in m.split(sep)) for m in modes}
+    return labels, {short[p]: p for p in parts}
+
+
 def mode_bars(modes: Sequence[str], series: Sequence[tuple[Series, Mapping[str, float]]],
               title: str = "Mode distribution") -> str:
     """Grouped bars: the mean share of each mode among successful nominal episodes.
@@ -135,8 +156,10 @@ def mode_bars(modes: Sequence[str], series: Sequence[tuple[Series, Mapping[str, 
     k = max(len(series), 1)
     bar = max(3.0, min(14.0, 60.0 / k))
     group = k * bar + 10
-    rotate = max((len(m) for m in modes), default=0) * 6.5 > group
-    bottom = 20 + (min(max((len(m) for m in modes), default=1), 24) * 5.5 if rotate else 0)
+    axis, key = abbreviate_modes(modes)
+    longest = max((len(axis[m]) for m in modes), default=1)
+    rotate = longest * 6.5 > group
+    bottom = 20 + (min(longest, 24) * 5.5 if rotate else 0) + (16 if key else 0)
     plot_w = max(len(modes) * group, 240)
     left, top = 44, 10
     width = left + plot_w + 16
@@ -154,7 +177,7 @@ def mode_bars(modes: Sequence[str], series: Sequence[tuple[Series, Mapping[str, 
                 f"height='{bh:.1f}' fill='{esc(s.color)}'><title>{esc(s.label)}: {esc(mode)} "
                 f"{v:.1%}</title></rect>")
         cx = gx + k * bar / 2
-        label = esc(mode if mode else "(none)")
+        label = esc(axis[mode] if mode else "(none)")
         if rotate:
             parts.append(f"<text transform='translate({cx:.1f},{top + h + 12:.1f}) rotate(-40)' "
                          f"text-anchor='end' fill='#333'>{label}</text>")
@@ -163,6 +186,10 @@ def mode_bars(modes: Sequence[str], series: Sequence[tuple[Series, Mapping[str, 
                          f"fill='#333'>{label}</text>")
     parts.append(f"<text transform='translate(12,{top + h / 2:.1f}) rotate(-90)' "
                  "text-anchor='middle' fill='#666'>share of successes</text>")
+    if key:
+        parts.append(f"<text x='{left}' y='{top + h + bottom:.1f}' fill='#666'>"
+                     + esc(", ".join(f"{a} = {p}" for a, p in sorted(key.items())))
+                     + "</text>")
     return _svg(width, top + h + bottom + 8, parts, title)
 
 

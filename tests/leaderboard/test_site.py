@@ -303,3 +303,21 @@ def test_the_index_has_a_methods_by_tasks_summary_per_tier(site):
             assert f"tasks/{slug(task.task)}.html#tier-{slug(tb.tier)}" in grid
             for g in task.rows:
                 assert exports.fmt("success", g.cells["success"].value) in grid
+
+
+def test_long_sequence_modes_get_short_axis_labels_with_a_key():
+    """Issue 17: kitchen's 24 long order labels were clipped and overlapped."""
+    from leaderboard.plots import Series, abbreviate_modes, mode_bars
+
+    modes = ["microwave>kettle>light switch>slide cabinet",
+             "slide cabinet>light switch>kettle>microwave"]
+    axis, key = abbreviate_modes(modes)
+    assert axis[modes[0]] == "M>K>LS>SC" and axis[modes[1]] == "SC>LS>K>M"
+    assert key == {"K": "kettle", "LS": "light switch", "M": "microwave",
+                   "SC": "slide cabinet"}
+    assert abbreviate_modes(["LRL", "RRR"]) == ({"LRL": "LRL", "RRR": "RRR"}, {})
+    clash = ["light switch>long name here", "long name here>lamp switch"]
+    assert abbreviate_modes(clash)[1] == {}  # LS twice: keep the full labels
+    svg = mode_bars(modes, [(Series("bc", "#000"), {modes[0]: 1.0})], "t")
+    assert ">M&gt;K&gt;LS&gt;SC<" in svg and "LS = light switch" in svg
+    assert f"{modes[0].replace('>', '&gt;')} 100.0%" in svg  # the tooltip keeps the name
