@@ -105,7 +105,18 @@ def _ladders(task: TaskBoard) -> dict[str, list[str]]:
     return {name: [nominal] + [n for _, n in sorted(levels)] for name, levels in ladders.items()}
 
 
-def _write_plots(task: TaskBoard, colors: Mapping[str, str], out: Path) -> dict[str, str]:
+def _write_svgs(files: Mapping[str, str], out: Path, prefix: str, href: str) -> dict[str, str]:
+    """Write ``{kind: svg}`` as ``plots/<prefix>-<kind>.svg``; {kind: ``href`` + file name}."""
+    paths = {}
+    for kind, svg in files.items():
+        name = f"{prefix}-{kind}.svg"
+        (out / "plots" / name).write_text(svg, encoding="utf-8")
+        paths[kind] = f"{href}{name}"
+    return paths
+
+
+def _write_plots(task: TaskBoard, colors: Mapping[str, str], out: Path,
+                 sweeps: list[tuple[OptionSweep, str]]) -> dict[str, str]:
     """Write the task's SVG plots for one tier; return {kind: relative path from tasks/}."""
     stem = f"{slug(task.task)}-{slug(task.tier)}"
     dashes = plots.dash_map([g.label for g in task.rows])
@@ -141,20 +152,15 @@ def _write_plots(task: TaskBoard, colors: Mapping[str, str], out: Path) -> dict[
              for name, label in ((schema.CURVE_SUCCESS, "success (training episodes)"),
                                  (schema.CURVE_MODE_ENTROPY, "H(π) (training episodes)"))],
             f"Learning curves, {task.task}, tier {task.tier}")
-    for i, sweep in enumerate(option_sweeps(task)):
+    for sweep, kind in sweeps:
         values = [v for v, _ in sweep.points]
         panels = [(label, [g.cells.get(key) for _, g in sweep.points], y_max)
                   for key, label, y_max in SWEEP_PANELS
                   if any(g.cells.get(key) is not None for _, g in sweep.points)]
-        files[f"sweep{i}"] = plots.option_curves(
+        files[kind] = plots.option_curves(
             values, panels, f"{sweep.method} on {task.task} ({task.tier}) against "
             f"{sweep.key}", sweep.key, colors.get(sweep.points[0][1].label, "#1f77b4"))
-    paths = {}
-    for kind, svg in files.items():
-        name = f"{stem}-{kind}.svg"
-        (out / "plots" / name).write_text(svg, encoding="utf-8")
-        paths[kind] = f"../plots/{name}"
-    return paths
+    return _write_svgs(files, out, stem, "../plots/")
 
 
 LATEX_METRIC_TABLES = ("success", "srm", "mode_count", "mode_entropy")
@@ -236,12 +242,7 @@ def _aggregate_plots(tb: TierBoard, colors: Mapping[str, str], out: Path) -> dic
             [(s, scores[s.label]) for s in series],
             f"Performance profile of success, tier {tb.tier}"),
     }
-    paths = {}
-    for kind, svg in files.items():
-        name = f"aggregate-{slug(tb.tier)}-{kind}.svg"
-        (out / "plots" / name).write_text(svg, encoding="utf-8")
-        paths[kind] = f"plots/{name}"
-    return paths
+    return _write_svgs(files, out, f"aggregate-{slug(tb.tier)}", "plots/")
 
 
 def _latent_plot(g: GroupStats, out: Path) -> str | None:
@@ -321,8 +322,8 @@ def build_site(lb: Leaderboard, out: Path) -> dict[str, Path]:
     tasks: dict[str, list[tuple[TaskBoard, dict[str, str]]]] = defaultdict(list)
     for tb in lb.tiers:
         for task in tb.tasks:
-            tasks[task.task].append((task, _write_plots(task, colors, out),
-                                     sweep_figures(task)))
+            sweeps = sweep_figures(task)  # found once, drawn and listed
+            tasks[task.task].append((task, _write_plots(task, colors, out, sweeps), sweeps))
     for task_id, boards in tasks.items():
         html = env.get_template("task.html.j2").render(
             **common, root="../", task_id=task_id, spec=boards[0][0].spec, boards=boards,
