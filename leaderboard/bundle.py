@@ -3,10 +3,11 @@
 ``bench results export RUN_IDS... | --all > bundle.jsonl`` writes one finished seed run per
 line; ``bench results import bundle.jsonl`` validates the whole file and logs every line as a
 FINISHED MLflow run tagged ``modebench.source = bundle:<file name>``, so the leaderboard reads
-one place. Bundles are plain JSON (no pickles): they hold results and provenance, not
-episodes or checkpoints.
+one place. Bundles are plain JSON (no pickles): they hold results, learning curves and
+provenance, not episodes or checkpoints.
 
-Format (``format_version`` 1). Every line is one JSON object with exactly these fields:
+Format (``format_version`` 2; version-1 bundles, which have no ``curves``, still import).
+Every line is one JSON object with exactly these fields:
 
 ============================  ======================================================================
 field                         meaning
@@ -44,6 +45,9 @@ field                         meaning
                               in other versions than locked
 ``latent_counts``             optional (mode-selectable methods): ``{z: {mode label: count}}`` of
                               the successful episodes with each latent z forced
+``curves``                    optional (fine-tuners, version 2): learning curves,
+                              ``{name: [[iteration, value], ...]}`` with iterations whole numbers
+                              >= 0, unique and increasing, and finite values
 ============================  ======================================================================
 
 A bundle that fails validation is refused as a whole, with one message per problem naming
@@ -79,7 +83,8 @@ from leaderboard.records import (
 )
 
 FORMAT = "modebench-results"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 had no ``curves``
 _RATES = {schema.SUCCESS_RATE, schema.MODE_ENTROPY, schema.MODE_RETENTION,
           schema.MODE_STABILITY, schema.ROBUSTNESS, schema.SRM, schema.MODES_COVERED,
           schema.SUCCESS_WILSON_LOW, schema.SUCCESS_WILSON_HIGH, schema.LATENT_PURITY,
@@ -128,12 +133,14 @@ class BundleRecord(BaseModel):
     latent_counts: dict[str, dict[str, int]] = Field(default_factory=dict)
     lock_hash: str = Field(default="", max_length=64)
     lock_drift: list[str] = Field(default_factory=list)
+    curves: dict[str, list[list[float]]] = Field(default_factory=dict)
 
     @field_validator("format_version")
     @classmethod
     def _version(cls, v: int) -> int:
-        if v != FORMAT_VERSION:
-            raise ValueError(f"this modebench reads format_version {FORMAT_VERSION}, got {v}"
+        if v not in READABLE_VERSIONS:
+            raise ValueError(f"this modebench reads format_version "
+                             f"{' or '.join(map(str, READABLE_VERSIONS))}, got {v}"
                              + (" (a newer modebench wrote it)" if v > FORMAT_VERSION else ""))
         return v
 
@@ -196,7 +203,29 @@ class BundleRecord(BaseModel):
             for label, c in counts.items():
                 if c < 0:
                     raise _FieldError(f"latent_counts.{z}.{label}", f"count {c} < 0")
+        if self.curves and self.format_version < 2:
+            raise _FieldError("curves", "not part of format_version 1")
+        for name, points in self.curves.items():
+            _check_curve(name, points)
         return self
+
+
+def _check_curve(name: str, points: list[list[float]]) -> None:
+    """A curve is ``[[iteration, value], ...]``: whole iterations >= 0, strictly increasing."""
+    if not name or "/" in name:
+        raise _FieldError(f"curves.{name}", "curve names must be non-empty, without '/'")
+    last = -1.0
+    for i, point in enumerate(points):
+        if len(point) != 2:
+            raise _FieldError(f"curves.{name}.{i}", "a point is [iteration, value]")
+        step = point[0]
+        if step != int(step) or step < 0:
+            raise _FieldError(f"curves.{name}.{i}", f"iteration {step} is not a whole number "
+                                                    ">= 0")
+        if step <= last:
+            raise _FieldError(f"curves.{name}.{i}", f"iteration {int(step)} does not "
+                                                    "increase")
+        last = step
 
 
 class _FieldError(ValueError):
@@ -253,6 +282,8 @@ def record_from_result(r: SeedResult) -> dict[str, Any]:
         "latent_counts": {z: dict(c) for z, c in r.latent_counts.items()},
         "lock_hash": r.lock_hash,
         "lock_drift": list(r.lock_drift),
+        "curves": {name: [[int(s), float(v)] for s, v in points if math.isfinite(v)]
+                   for name, points in sorted(r.curves.items())},
     }
 
 
@@ -449,7 +480,11 @@ def _log_records(client: Any, exp: str, records: Sequence[BundleRecord], source:
                                 run_name=f"{rec.method}/{rec.task}/{rec.tier}/{rec.seed}")
         created.append(run.info.run_id)
         ts = rec.start_time or run.info.start_time
-        metrics = [Metric(k, v, ts, 0) for k, v in rec.metrics.items()]
+        # a curve's latest value is its last point: log the history, not a second step-0 value
+        metrics = [Metric(k, v, ts, 0) for k, v in rec.metrics.items()
+                   if not rec.curves.get(k)]
+        metrics += [Metric(name, float(v), ts, int(step))
+                    for name, points in rec.curves.items() for step, v in points]
         params = [Param(k, v) for k, v in rec.params.items()]
         for i in range(0, max(len(metrics), len(params), 1), 100):
             client.log_batch(run.info.run_id, metrics=metrics[i:i + 100],

@@ -337,3 +337,27 @@ def to_seed_csv(lb: Leaderboard) -> str:
                            r.git_commit, r.lock_hash, r.run_id, r.source or "local"]
                     w.writerow([spreadsheet_safe(c) for c in row])
     return buf.getvalue()
+
+
+def to_mode_csv(lb: Leaderboard) -> str:
+    """Per-mode distributions in long form: one line per (seed run, level, mode) with the
+    number of successful episodes in that mode, plus the pretrained policy's distribution
+    (level ``pretrained``) where the run logged it. Modes a run never reached are absent
+    (count 0), so a pivot over ``mode`` gives each run's full histogram."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["tier", "task", "method", "seed", "level", "mode", "successes", "run_id"])
+    for tb in lb.tiers:
+        for task in tb.tasks:
+            for g in task.rows:
+                for r in g.results:
+                    levels = [(lv, r.mode_distribution.get(lv, {})) for lv in
+                              (r.perturbations or ("nominal",))]
+                    if r.pretrain_mode_distribution is not None:
+                        levels.append(("pretrained", r.pretrain_mode_distribution))
+                    for level, counts in levels:
+                        for mode, count in sorted(counts.items()):
+                            row = [tb.tier, task.task, g.label, r.seed, level, mode, count,
+                                   r.run_id]
+                            w.writerow([spreadsheet_safe(c) for c in row])
+    return buf.getvalue()

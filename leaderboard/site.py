@@ -8,6 +8,8 @@ Layout of the output folder::
     plots/*.svg             the plots (also usable in papers)
     style.css
     leaderboard.tex / leaderboard.md / leaderboard.csv
+    leaderboard_seeds.csv / leaderboard_modes.csv   per seed run; per (run, level, mode)
+    results.jsonl           every run on the board as a result bundle (``bench results import``)
 
 Every link is relative and there is no JavaScript, no CDN and no absolute path, so the site
 works opened from ``file://`` and on any static host. Jinja2 autoescaping is on for every
@@ -35,6 +37,7 @@ from benchmark import schema
 from benchmark.metrics import Estimate
 from benchmark.spec import short_hash
 from leaderboard import exports, plots
+from leaderboard.bundle import dumps_line, record_from_result
 from leaderboard.citation import bibtex, load_citation
 from leaderboard.compile import (
     EXTRA_METRICS,
@@ -48,6 +51,14 @@ from leaderboard.compile import (
 )
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _bundle_text(lb: Leaderboard) -> str:
+    """Every seed run on the board as bundle lines (metrics, mode counts, curves, provenance),
+    in start-time order, so a reader can re-create the board with ``bench results import``."""
+    runs = sorted((r for g in lb.groups() for r in g.results),
+                  key=lambda r: (r.start_time, r.run_id))
+    return "".join(dumps_line(record_from_result(r)) + "\n" for r in runs)
 
 
 def slug(name: str) -> str:
@@ -365,7 +376,9 @@ def build_site(lb: Leaderboard, out: Path) -> dict[str, Path]:
                          for key in LATEX_METRIC_TABLES),
                        ("leaderboard.md", exports.to_markdown(lb)),
                        ("leaderboard.csv", exports.to_csv(lb)),
-                       ("leaderboard_seeds.csv", exports.to_seed_csv(lb))):
+                       ("leaderboard_seeds.csv", exports.to_seed_csv(lb)),
+                       ("leaderboard_modes.csv", exports.to_mode_csv(lb)),
+                       ("results.jsonl", _bundle_text(lb))):
         (out / name).write_text(text, encoding="utf-8")
         written[name] = out / name
     return written

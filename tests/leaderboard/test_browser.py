@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pytest
 
@@ -78,6 +79,14 @@ def test_site_in_chromium(tmp_path, results, lookup):
         page.wait_for_load_state()
         assert page.url == index
         page.screenshot(path=str(shots / "index.png"), full_page=True)
+        # the downloads (issue 17): every export link resolves to a non-empty file
+        hrefs = page.eval_on_selector_all("#exports a", "els => els.map(e => e.href)")
+        names = {h.rsplit("/", 1)[-1] for h in hrefs}
+        assert {"leaderboard_seeds.csv", "leaderboard_modes.csv", "results.jsonl",
+                "leaderboard.tex", "leaderboard_wide.tex", "modebench.bib"} <= names, names
+        for h in hrefs:
+            target = Path(unquote(urlparse(h).path))
+            assert target.is_file() and target.stat().st_size > 0, h
         # phones (issue 17): no page scrolls sideways in a 390-px viewport; wide tables
         # scroll inside their own box
         phone = browser.new_page(viewport={"width": 390, "height": 844})

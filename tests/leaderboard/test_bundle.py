@@ -16,6 +16,7 @@ from leaderboard.bundle import (
     parse_bundle,
 )
 from leaderboard.records import TAG_SOURCE, read_results
+from leaderboard.synthetic import log_runs
 from tests.leaderboard.conftest import new_store
 
 
@@ -46,7 +47,12 @@ def _bad(lines, **changes) -> list[str]:
     ({"task": "avoid"}, "task"),
     ({"task_family": "kitchen"}, "task_family"),
     ({"format": "other"}, "format"),
-    ({"format_version": 2}, "format_version"),
+    ({"format_version": 3}, "format_version"),
+    ({"curves": {"curve_train_success": [[0, 0.5], [0, 0.6]]}}, "curves.curve_train_success.1"),
+    ({"curves": {"curve_train_success": [[1.5, 0.5]]}}, "curves.curve_train_success.0"),
+    ({"curves": {"curve_train_success": [[1, 0.5, 2]]}}, "curves.curve_train_success.0"),
+    ({"curves": {"curve_train_success": [[-1, 0.5]]}}, "curves.curve_train_success.0"),
+    ({"format_version": 1, "curves": {"c": [[0, 0.5]]}}, "curves"),
     ({"versions": KeyError}, "versions"),
     ({"versions": {}}, "versions"),
     ({"git_commit": ""}, "git_commit"),
@@ -161,3 +167,43 @@ def test_json_schema_documents_fields():
     s = json_schema()
     assert s["additionalProperties"] is False
     assert {"format_version", "metrics", "mode_distribution", "spec_hash"} <= set(s["required"])
+
+
+def test_learning_curves_travel_with_a_run(store, tmp_path):
+    """Issue 17: fine-tuners' learning curves were lost on export (format 1 had no field)."""
+    from benchmark import schema, tracking
+
+    rid = store["good"][0]
+    curve = ((0, 0.25), (1, 0.5), (3, 0.75))
+    uri, client, exp = new_store(tmp_path / "src.db")
+    run_ids = log_runs(client, exp, iter([_run_triple(store, rid)]))
+    tracking.log_curves(client, run_ids[0], {schema.CURVE_SUCCESS: curve})
+    (line,) = export_lines(all_runs=True, uri=uri)
+    rec = json.loads(line)
+    assert rec["format_version"] == 2
+    assert rec["curves"] == {schema.CURVE_SUCCESS: [[0, 0.25], [1, 0.5], [3, 0.75]]}
+    path = tmp_path / "c.jsonl"
+    path.write_text(line + "\n")
+    dst, _, _ = new_store(tmp_path / "dst.db")
+    import_bundle(path, dst)
+    (got,) = read_results(dst).results
+    assert got.curves == {schema.CURVE_SUCCESS: curve}
+    assert got.metrics[schema.CURVE_SUCCESS] == 0.75  # the latest point, as in the source
+    assert [json.loads(x)["curves"] for x in export_lines(all_runs=True, uri=dst)] == \
+        [rec["curves"]]
+
+
+def test_version_1_lines_still_import(lines, tmp_path):
+    old = json.loads(lines[0])
+    old["format_version"] = 1
+    old.pop("curves")
+    path = tmp_path / "v1.jsonl"
+    path.write_text(json.dumps(old) + "\n")
+    uri, _, _ = new_store(tmp_path / "v1.db")
+    assert len(import_bundle(path, uri).imported) == 1
+
+
+def _run_triple(store, run_id):
+    """The (tags, metrics, params) of a store run, as :func:`log_runs` takes them."""
+    run = store["client"].get_run(run_id)
+    return dict(run.data.tags), dict(run.data.metrics), dict(run.data.params)

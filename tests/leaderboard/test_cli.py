@@ -28,7 +28,7 @@ def test_build_export_import(store, tmp_path):
     res = runner.invoke(app, ["results", "export", "--all", "--tracking-uri", store["uri"]])
     assert res.exit_code == 0, res.output
     lines = [x for x in res.stdout.splitlines() if x.startswith("{")]
-    assert len(lines) == 9 and all(json.loads(x)["format_version"] == 1 for x in lines)
+    assert len(lines) == 9 and all(json.loads(x)["format_version"] == 2 for x in lines)
     bundle = tmp_path / "b.jsonl"
     bundle.write_text("\n".join(lines) + "\n")
 

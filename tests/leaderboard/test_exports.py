@@ -196,3 +196,19 @@ def test_the_per_seed_csv_is_the_runs_by_tasks_matrix(lb, results):
     row = next(x for x in rows if x["run_id"] == first.run_id)
     assert float(row["success_rate"]) == pytest.approx(first.metrics["success_rate"], rel=1e-5)
     assert row["task"] == first.task and int(row["seed"]) == first.seed
+
+
+def test_the_mode_csv_holds_every_run_level_and_mode(lb, results):
+    """Issue 17: per-mode distributions were only in the site's plots (no download)."""
+    from leaderboard.exports import to_mode_csv
+
+    rows = list(csv.DictReader(io.StringIO(to_mode_csv(lb))))
+    on_board = {r.run_id for g in lb.groups() for r in g.results}
+    for r in (r for r in results if r.run_id in on_board):
+        got = {(x["level"], x["mode"]): int(x["successes"]) for x in rows
+               if x["run_id"] == r.run_id}
+        want = {(lv, m): c for lv, counts in r.mode_distribution.items()
+                for m, c in counts.items()}
+        if r.pretrain_mode_distribution is not None:
+            want |= {("pretrained", m): c for m, c in r.pretrain_mode_distribution.items()}
+        assert got == want and want, r.run_id

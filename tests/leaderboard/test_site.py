@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from leaderboard import exports
+from leaderboard.bundle import parse_bundle
 from leaderboard.compile import compile_leaderboard
 from leaderboard.site import build_site, slug
 from tests.leaderboard.conftest import method_lookup
@@ -50,8 +51,12 @@ def site(tmp_path, results, lookup):
 def test_pages_and_exports_exist(site):
     out, lb = site
     for name in ("index.html", "style.css", "leaderboard.tex", "leaderboard.md",
-                 "leaderboard.csv"):
+                 "leaderboard.csv", "leaderboard_seeds.csv", "leaderboard_modes.csv"):
         assert (out / name).is_file()
+    # the raw data behind the board, as a bundle that `bench results import` reads back
+    records = parse_bundle((out / "results.jsonl").read_text().splitlines(), "results.jsonl")
+    assert sorted(r.run_id for r in records) == sorted(r.run_id for g in lb.groups()
+                                                       for r in g.results)
     tasks = {t.task for tb in lb.tiers for t in tb.tasks}
     assert {p.name for p in (out / "tasks").iterdir()} == {f"{slug(t)}.html" for t in tasks}
     assert {p.name for p in (out / "methods").iterdir()} == {f"{slug(m)}.html"
