@@ -18,8 +18,8 @@ Steps (:func:`compile_leaderboard`):
    mode stability from the seeds' nominal mode distributions; success and mode count per
    perturbation level (robustness curves); mean mode shares (bar plots).
 4. **Aggregates** per tier: IQM over all (task, seed) success rates and mode entropies per
-   method, and the probability-of-improvement matrix between methods on success rate over
-   their common tasks.
+   method, and the probability-of-improvement matrices between methods on success rate and
+   on mode entropy over their common tasks (the methods a user chose, or the best eight).
 """
 
 from __future__ import annotations
@@ -96,9 +96,9 @@ EXTRA_METRICS: tuple[tuple[str, str, str, str], ...] = (
 """Columns shown on task pages only."""
 
 POI_MAX_METHODS = 8
-"""The probability-of-improvement matrix covers the best methods (by IQM success) up to this
-many: its cost grows with the square of the number of methods, and a bigger matrix is no
-longer readable."""
+"""Without a chosen set (``bench leaderboard build --compare``), the probability-of-improvement
+matrices cover the best methods (by IQM success) up to this many: their cost grows with the
+square of the number of methods, and a bigger matrix is no longer readable."""
 
 TIER_ORDER = {t: i for i, t in enumerate(reversed(TIERS))}  # paper first
 
@@ -215,9 +215,12 @@ class TierBoard:
             tasks *every* row of the tier ran (empty when no task is common to all).
         iqm_tasks: Row label -> number of tasks the IQM is over (the common ones).
         common_tasks: The tasks the aggregates are over.
-        poi: (X, Y) -> P(X > Y) on success rate over the tasks both have, X != Y.
-        poi_methods: The methods of the matrix: the best :data:`POI_MAX_METHODS` of
-            ``methods``.
+        poi: Aggregate key (``"success"``, ``"mode_entropy"``: see
+            :data:`AGGREGATE_KEYS`) -> {(X, Y): P(X > Y) over the common tasks both have
+            values on, X != Y} (rliable's probability of improvement; for entropy: that X
+            keeps its modes more evenly than Y).
+        poi_methods: The methods of the matrices: the ones asked for (``compare``) or else
+            the best :data:`POI_MAX_METHODS` of ``methods``.
     """
 
     tier: str
@@ -225,7 +228,7 @@ class TierBoard:
     methods: tuple[str, ...]
     iqm: Mapping[str, Mapping[str, Estimate]]
     iqm_tasks: Mapping[str, int]
-    poi: Mapping[tuple[str, str], Estimate]
+    poi: Mapping[str, Mapping[tuple[str, str], Estimate]]
     poi_methods: tuple[str, ...] = ()
     common_tasks: tuple[str, ...] = ()
 
@@ -264,6 +267,8 @@ class Leaderboard:
         sources: Source tag -> number of current results (``"local"`` for runs made here).
         built_at: UTC build time, ISO 8601.
         timings: Phase -> seconds.
+        compare: The row labels asked for in the probability-of-improvement matrices
+            (``()``: each tier's best).
     """
 
     tiers: tuple[TierBoard, ...]
@@ -276,6 +281,7 @@ class Leaderboard:
     sources: Mapping[str, int] = field(default_factory=dict)
     built_at: str = ""
     timings: Mapping[str, float] = field(default_factory=dict)
+    compare: tuple[str, ...] = ()
 
     def groups(self) -> Iterable[GroupStats]:
         """Every row of every task of every tier."""
@@ -462,15 +468,20 @@ def _map_agreement(rows: Sequence[SeedResult]) -> Estimate | None:
 _PROGRESS = re.compile(r"^p\d+$")  # kitchen-style partial progress p1..pN (runner)
 
 
-def _aggregates(tasks: Sequence[TaskBoard]
-                ) -> tuple[dict, dict, dict, tuple[str, ...], tuple[str, ...]]:
+AGGREGATE_KEYS = (("success", schema.SUCCESS_RATE), ("mode_entropy", schema.MODE_ENTROPY))
+"""The tier-level aggregates (IQM, probability of improvement): key and metric name."""
+
+
+def _aggregates(tasks: Sequence[TaskBoard], compare: Sequence[str] = ()
+                ) -> tuple[dict, dict, dict, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     per_method: dict[str, dict[str, dict[str, np.ndarray]]] = defaultdict(
-        lambda: {"success": {}, "mode_entropy": {}})
+        lambda: {key: {} for key, _ in AGGREGATE_KEYS})
     for tb in tasks:
         for row in tb.rows:
-            for key, name in (("success", schema.SUCCESS_RATE),
-                              ("mode_entropy", schema.MODE_ENTROPY)):
-                vals = np.array([r.metrics.get(name, math.nan) for r in row.results])
+            for key, name in AGGREGATE_KEYS:
+                # entropy is undefined for a seed without a successful episode (as in rows)
+                vals = np.array([r.metrics.get(name, math.nan) for r in row.results
+                                 if not _undefined(r, name)])
                 vals = vals[np.isfinite(vals)]
                 if vals.size:
                     per_method[row.label][key][tb.task] = vals
@@ -486,20 +497,24 @@ def _aggregates(tasks: Sequence[TaskBoard]
         n_tasks[label] = len(common & set(by_key["success"]))
     order = tuple(sorted(per_method, key=lambda m: (
         -(iqm[m]["success"].value if "success" in iqm[m] else -1.0), m)))
-    poi: dict[tuple[str, str], Estimate] = {}
-    top = order[:POI_MAX_METHODS]
-    for i, a in enumerate(top):
-        for b in top[i + 1:]:
-            xa = {t: x for t, x in per_method[a]["success"].items() if t in common}
-            xb = {t: x for t, x in per_method[b]["success"].items() if t in common}
-            if not xa or not xb:
-                continue
-            est = metrics.probability_of_improvement(xa, xb)
-            poi[(a, b)] = est
-            # P(B > A) = 1 - P(A > B) exactly (ties count ½ both ways), resample by resample,
-            # so the interval mirrors too: half the work
-            poi[(b, a)] = Estimate(1.0 - est.value, 1.0 - est.ci_high, 1.0 - est.ci_low, est.n)
-    return iqm, n_tasks, poi, order, tuple(sorted(common))
+    chosen = (tuple(m for m in dict.fromkeys(compare) if m in per_method) if compare
+              else order[:POI_MAX_METHODS])
+    poi: dict[str, dict[tuple[str, str], Estimate]] = {}
+    for key, _ in AGGREGATE_KEYS:
+        matrix = poi[key] = {}
+        for i, a in enumerate(chosen):
+            for b in chosen[i + 1:]:
+                xa = {t: x for t, x in per_method[a][key].items() if t in common}
+                xb = {t: x for t, x in per_method[b][key].items() if t in common}
+                if not set(xa) & set(xb):
+                    continue
+                est = metrics.probability_of_improvement(xa, xb)
+                matrix[(a, b)] = est
+                # P(B > A) = 1 - P(A > B) exactly (ties count ½ both ways), resample by
+                # resample, so the interval mirrors too: half the work
+                matrix[(b, a)] = Estimate(1.0 - est.value, 1.0 - est.ci_high,
+                                          1.0 - est.ci_low, est.n)
+    return iqm, n_tasks, poi, order, tuple(sorted(common)), chosen
 
 
 @contextmanager
@@ -524,6 +539,7 @@ def compile_leaderboard(
     results: Iterable[SeedResult],
     spec_lookup: SpecLookup = registry_spec,
     method_lookup: MethodLookup = registry_method,
+    compare: Sequence[str] = (),
 ) -> Leaderboard:
     """Group results, separate stale ones, and compute every table's statistics.
 
@@ -531,19 +547,22 @@ def compile_leaderboard(
         results: Finished seed results (from the store and imported bundles).
         spec_lookup: Resolves a task id to its current spec (default: the registry).
         method_lookup: Resolves a method id to its registry card (default: the registry).
+        compare: Row labels for the probability-of-improvement matrices, in this order
+            (each tier keeps those it has; default: its best :data:`POI_MAX_METHODS`).
 
     Returns:
         The compiled :class:`Leaderboard` (``built_at``, ``reader`` and ``skipped`` are left
         for the caller to fill in).
     """
     with _single_threaded_blas():
-        return _compile(results, spec_lookup, method_lookup)
+        return _compile(results, spec_lookup, method_lookup, compare)
 
 
 def _compile(
     results: Iterable[SeedResult],
     spec_lookup: SpecLookup,
     method_lookup: MethodLookup,
+    compare: Sequence[str] = (),
 ) -> Leaderboard:
     t0 = time.perf_counter()
     results = list(results)
@@ -577,9 +596,8 @@ def _compile(
                       resolved[task][2])
             for task, rows in sorted(by_tier[tier].items())
         )
-        iqm, n_tasks, poi, order, common = _aggregates(boards)
-        tiers.append(TierBoard(tier, boards, order, iqm, n_tasks, poi,
-                               order[:POI_MAX_METHODS], common))
+        iqm, n_tasks, poi, order, common, chosen = _aggregates(boards, compare)
+        tiers.append(TierBoard(tier, boards, order, iqm, n_tasks, poi, chosen, common))
     t3 = time.perf_counter()
     method_ids = sorted({g.method for tb in tiers for task in tb.tasks for g in task.rows})
     cards = {m: method_lookup(m) for m in method_ids}
@@ -598,6 +616,7 @@ def _compile(
         sources=dict(sources),
         timings={"classify": t1 - t0, "group_stats": t2 - t1, "aggregates": t3 - t2,
                  "methods": time.perf_counter() - t3},
+        compare=tuple(compare),
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -340,24 +341,33 @@ def to_seed_csv(lb: Leaderboard) -> str:
 
 
 def to_mode_csv(lb: Leaderboard) -> str:
-    """Per-mode distributions in long form: one line per (seed run, level, mode) with the
-    number of successful episodes in that mode, plus the pretrained policy's distribution
-    (level ``pretrained``) where the run logged it. Modes a run never reached are absent
-    (count 0), so a pivot over ``mode`` gives each run's full histogram."""
+    """Per-mode distributions of each leaderboard row: one line per (row, level, mode) with
+    the successful episodes in that mode summed over the row's seeds, their share of the
+    row's successes at that level, and in how many seeds the mode occurred at all. Level
+    ``pretrained`` is the pretrained policy's distribution (where runs logged it). Each
+    run's own counts are in ``results.jsonl``."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["tier", "task", "method", "seed", "level", "mode", "successes", "run_id"])
+    w.writerow(["tier", "task", "method", "n_seeds", "level", "mode", "successes", "share",
+                "seeds_with_mode"])
     for tb in lb.tiers:
         for task in tb.tasks:
             for g in task.rows:
+                label = spreadsheet_safe(g.label)
+                totals: dict[str, Counter] = defaultdict(Counter)
+                present: dict[str, Counter] = defaultdict(Counter)
                 for r in g.results:
-                    levels = [(lv, r.mode_distribution.get(lv, {})) for lv in
-                              (r.perturbations or ("nominal",))]
+                    levels = list(r.mode_distribution.items())
                     if r.pretrain_mode_distribution is not None:
                         levels.append(("pretrained", r.pretrain_mode_distribution))
                     for level, counts in levels:
-                        for mode, count in sorted(counts.items()):
-                            row = [tb.tier, task.task, g.label, r.seed, level, mode, count,
-                                   r.run_id]
-                            w.writerow([spreadsheet_safe(c) for c in row])
+                        totals[level].update(counts)
+                        present[level].update(m for m, c in counts.items() if c > 0)
+                for level, counts in totals.items():
+                    total = sum(counts.values())
+                    for mode, count in sorted(counts.items()):
+                        w.writerow([tb.tier, task.task, label, g.n_seeds, level,
+                                    spreadsheet_safe(mode), count,
+                                    f"{count / total:.6g}" if total else "",
+                                    present[level][mode]])
     return buf.getvalue()

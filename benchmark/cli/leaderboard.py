@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
@@ -10,6 +11,12 @@ from benchmark.cli._common import console, err_console, wrap
 
 app = typer.Typer(help="The static leaderboard site and LaTeX/Markdown/CSV tables.",
                   no_args_is_help=True)
+
+
+def split_labels(text: str) -> list[str]:
+    """Row labels from a comma-separated list; commas inside ``[...]`` (a label's options,
+    ``"bc-cvae [beta=0.1, steps=3]"``) do not split."""
+    return [p.strip() for p in re.split(r",(?![^\[]*\])", text) if p.strip()]
 
 
 @app.command("build")
@@ -25,6 +32,10 @@ def build(
     figures: str = typer.Option(
         "", "--figures", help="Also write every plot as pdf and/or png into <out>/figures "
         "(pdf,png; needs headless Chromium)."),
+    compare: str = typer.Option(
+        "", "--compare", help="Comma-separated rows (method ids or labels like "
+        "'bc-cvae [beta=0.1]') for the probability-of-improvement matrices; default: the "
+        "best eight of each tier."),
 ) -> None:
     """Compile finished seed runs into a static site (index, task and method pages, plots)."""
     from leaderboard.build import build_leaderboard
@@ -39,7 +50,8 @@ def build(
     formats = parse_formats(figures)
     if formats and find_chromium() is None:
         raise UsageError(NO_CHROMIUM)  # before the build, not after
-    rep = build_leaderboard(out, tracking_uri, fast=not client_reader)
+    rep = build_leaderboard(out, tracking_uri, fast=not client_reader,
+                            compare=split_labels(compare))
     if formats:
         written = export_figures(out / "plots", out / "figures", formats)
         console.print(f"  {len(written)} figure file(s) in {out / 'figures'}", highlight=False)

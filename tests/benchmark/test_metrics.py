@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.stats
 
 from benchmark import metrics as m
 from benchmark.errors import BenchError
@@ -341,6 +342,24 @@ def test_aggregate_iqm_pools_ragged_tasks():
     assert est.n == 8
     assert est.ci_low <= est.value <= est.ci_high
     assert est == m.aggregate_iqm(scores, seed=0)
+
+
+def test_aggregate_iqm_interval_equals_trimming_every_resample():
+    """The weighted-count IQM of each resample (issue 18) equals scipy's trim_mean over the
+    gathered resamples, drawn from the same generator task by task."""
+    rng = np.random.default_rng(7)
+    scores = {f"t{i}": rng.random(n).round(2) for i, n in enumerate((5, 3, 10, 1, 7))}
+    est = m.aggregate_iqm(scores, reps=500, seed=3)
+    draw = np.random.default_rng(3)
+    pooled = np.concatenate([scores[t][draw.integers(0, scores[t].size,
+                                                     size=(500, scores[t].size))]
+                             for t in sorted(scores)], axis=1)
+    stats = scipy.stats.trim_mean(pooled, 0.25, axis=1)
+    low, high = np.quantile(stats, [0.025, 0.975])
+    assert est.ci_low == pytest.approx(low, abs=1e-12)
+    assert est.ci_high == pytest.approx(high, abs=1e-12)
+    assert est.value == pytest.approx(scipy.stats.trim_mean(np.concatenate(list(
+        scores.values())), 0.25), abs=1e-12)
 
 
 def test_aggregate_iqm_stratified_keeps_tasks_apart():

@@ -7,6 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from benchmark.cli import app
+from leaderboard.records import read_results
 from tests.leaderboard.conftest import new_store
 
 runner = CliRunner()
@@ -40,6 +41,21 @@ def test_build_export_import(store, tmp_path):
     assert res.exit_code == 0 and "9 current" in _text(res)
     assert (tmp_path / "s2" / "leaderboard.csv").read_text() == \
         (out / "leaderboard.csv").read_text()
+
+
+def test_compare_chooses_the_probability_of_improvement_rows(store, tmp_path):
+    methods = sorted({r.method for r in read_results(store["uri"]).results})
+    out = tmp_path / "cmp"
+    res = runner.invoke(app, ["leaderboard", "build", "--out", str(out), "--tracking-uri",
+                              store["uri"], "--compare", f"{methods[1]},{methods[0]}"])
+    assert res.exit_code == 0, res.output
+    index = (out / "index.html").read_text()
+    assert "the ones chosen with --compare" in index
+    assert "Probability of improvement (mode entropy" in index
+    res = runner.invoke(app, ["leaderboard", "build", "--out", str(tmp_path / "x"),
+                              "--tracking-uri", store["uri"], "--compare", "nope"])
+    assert res.exit_code == 2 and "'nope'" in _text(res) and methods[0] in _text(res)
+    assert not (tmp_path / "x" / "index.html").exists()
 
 
 def test_exit_codes(store, tmp_path):

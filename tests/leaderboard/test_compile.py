@@ -18,8 +18,8 @@ def _same(a: M.Estimate, b: M.Estimate) -> bool:
         (b.value, b.ci_low, b.ci_high), abs=1e-9)
 
 
-def _compile(results, lookup):
-    return compile_leaderboard(results, lookup, method_lookup)
+def _compile(results, lookup, compare=()):
+    return compile_leaderboard(results, lookup, method_lookup, compare)
 
 
 def test_groups_by_task_method_tier(results, lookup):
@@ -62,7 +62,7 @@ def test_aggregates(results, lookup):
     assert _same(tb.iqm["bmd"]["success"], M.aggregate_iqm(per_task))
     assert tb.iqm_tasks["bmd"] == 2
     a, b = tb.methods[0], tb.methods[1]
-    pab, pba = tb.poi[(a, b)], tb.poi[(b, a)]
+    pab, pba = tb.poi["success"][(a, b)], tb.poi["success"][(b, a)]
     assert pab.value + pba.value == pytest.approx(1.0)
     assert pab.ci_low == pytest.approx(1 - pba.ci_high)
     xa = {t.task: np.array([r.metrics["success_rate"] for r in g.results])
@@ -190,6 +190,32 @@ def test_zero_success_seeds_are_left_out_of_mode_metrics(results, lookup):
     assert g.cells["mode_entropy"].value == pytest.approx(np.mean(others))
 
 
+def test_probability_of_improvement_on_entropy_and_for_chosen_methods(results, lookup):
+    """Issue 17: P(improvement) was on success only and for the best 8 only."""
+    tb = _compile(results, lookup).tiers[0]
+    a, b = tb.methods[0], tb.methods[-1]
+    ent = {m: {t.task: np.array([r.metrics["mode_entropy"] for r in g.results])
+               for t in tb.tasks for g in t.rows if g.label == m} for m in (a, b)}
+    assert _same(tb.poi["mode_entropy"][(a, b)], M.probability_of_improvement(ent[a], ent[b]))
+    chosen = _compile(results, lookup, compare=(b, "not-a-row", a)).tiers[0]
+    assert chosen.poi_methods == (b, a)
+    assert set(chosen.poi["success"]) == {(a, b), (b, a)}
+
+
+def test_zero_success_seeds_are_left_out_of_the_aggregate_entropy(results, lookup):
+    """The row estimates left them out, but the tier's IQM of H(pi) still pooled their 0."""
+    small = [r for r in results if r.tier == "small"]
+    failed = {r.run_id for r in small if r.method == "bc" and r.seed == 0}
+    changed = [dataclasses.replace(r, metrics={**r.metrics, "success_rate": 0.0,
+                                               "mode_count": 0.0, "mode_entropy": 0.0})
+               if r.run_id in failed else r for r in small]
+    tb = _compile(changed, lookup).tiers[0]
+    kept = {t: np.array([r.metrics["mode_entropy"] for r in changed
+                         if r.method == "bc" and r.task == t and r.run_id not in failed])
+            for t in tb.common_tasks}
+    assert tb.iqm["bc"]["mode_entropy"].value == pytest.approx(M.aggregate_iqm(kept).value)
+
+
 def test_the_aggregate_is_over_the_tasks_every_method_ran(results, lookup):
     """An IQM over two tasks was ranked against an IQM over one."""
     only_avoid = [r for r in results if not (r.method == "bmd" and r.task != "avoid-v0")]
@@ -204,4 +230,4 @@ def test_the_aggregate_is_over_the_tasks_every_method_ran(results, lookup):
     tb = _compile(apart, lookup).tiers[0]
     if "bmd" in tb.iqm:  # bmd ran only twin-v0, the others only avoid-v0: nothing in common
         assert tb.iqm["bmd"] == {}
-    assert tb.common_tasks == () and not tb.poi
+    assert tb.common_tasks == () and not any(tb.poi.values())

@@ -198,17 +198,26 @@ def test_the_per_seed_csv_is_the_runs_by_tasks_matrix(lb, results):
     assert row["task"] == first.task and int(row["seed"]) == first.seed
 
 
-def test_the_mode_csv_holds_every_run_level_and_mode(lb, results):
+def test_the_mode_csv_sums_each_rows_distribution_over_its_seeds(lb):
     """Issue 17: per-mode distributions were only in the site's plots (no download)."""
+    from collections import Counter
+
     from leaderboard.exports import to_mode_csv
 
     rows = list(csv.DictReader(io.StringIO(to_mode_csv(lb))))
-    on_board = {r.run_id for g in lb.groups() for r in g.results}
-    for r in (r for r in results if r.run_id in on_board):
-        got = {(x["level"], x["mode"]): int(x["successes"]) for x in rows
-               if x["run_id"] == r.run_id}
-        want = {(lv, m): c for lv, counts in r.mode_distribution.items()
-                for m, c in counts.items()}
-        if r.pretrain_mode_distribution is not None:
-            want |= {("pretrained", m): c for m, c in r.pretrain_mode_distribution.items()}
-        assert got == want and want, r.run_id
+    for g in lb.groups():
+        for level in ("nominal", "pretrained"):
+            want: Counter = Counter()
+            for r in g.results:
+                want.update(r.pretrain_mode_distribution or {} if level == "pretrained"
+                            else r.mode_distribution.get(level, {}))
+            got = {x["mode"]: x for x in rows if x["method"] == g.label
+                   and x["task"] == g.task and x["tier"] == g.tier and x["level"] == level}
+            assert {m: int(x["successes"]) for m, x in got.items()} == dict(want), g.label
+            total = sum(want.values())
+            for m, x in got.items():
+                assert float(x["share"]) == pytest.approx(want[m] / total, rel=1e-5)
+                assert int(x["seeds_with_mode"]) == sum(
+                    1 for r in g.results if (r.pretrain_mode_distribution or {} if
+                                             level == "pretrained" else
+                                             r.mode_distribution.get(level, {})).get(m))
