@@ -43,9 +43,34 @@ _LATEX_SPECIALS = {
 }
 
 
+_LATEX_UNICODE = {
+    "π": r"\ensuremath{\pi}", "β": r"\ensuremath{\beta}", "λ": r"\ensuremath{\lambda}",
+    "α": r"\ensuremath{\alpha}", "σ": r"\ensuremath{\sigma}", "τ": r"\ensuremath{\tau}",
+    "μ": r"\ensuremath{\mu}", "ε": r"\ensuremath{\varepsilon}", "φ": r"\ensuremath{\phi}",
+    "≥": r"\ensuremath{\geq}", "≤": r"\ensuremath{\leq}", "×": r"\ensuremath{\times}",
+    "→": r"\ensuremath{\to}", "±": r"\ensuremath{\pm}", "·": r"\ensuremath{\cdot}",
+    "½": r"\ensuremath{\tfrac12}", "≈": r"\ensuremath{\approx}", "—": "---", "–": "--",
+    "…": r"\dots{}", "‘": "`", "’": "'", "“": "``", "”": "''", "\u00a0": "~",
+}
+"""Characters of the metric descriptions (and anything else) that pdflatex's default fonts
+cannot typeset as text, with their LaTeX. Other characters beyond Latin-1 become
+``[U+XXXX]``: a table must compile whatever a method is called."""
+
+
+def _latex_char(ch: str) -> str:
+    if ch in _LATEX_SPECIALS:
+        return _LATEX_SPECIALS[ch]
+    if ch in _LATEX_UNICODE:
+        return _LATEX_UNICODE[ch]
+    if ord(ch) > 0xFF:
+        return f"[U+{ord(ch):04X}]"
+    return ch
+
+
 def latex_escape(text: object) -> str:
-    """Escape a string for LaTeX text mode (one pass, so replacements are never re-escaped)."""
-    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in str(text))
+    """Escape a string for LaTeX text mode that pdflatex compiles (one pass, so replacements
+    are never re-escaped; see :data:`_LATEX_UNICODE` for characters beyond ASCII)."""
+    return "".join(_latex_char(ch) for ch in str(text))
 
 
 def markdown_escape(text: object) -> str:
@@ -256,6 +281,10 @@ def to_latex(lb: Leaderboard, wide: bool = False) -> str:
     return "\n".join(out)
 
 
+WIDE_AFTER_TASKS = 3
+"""A one-metric table with more task columns than this spans both columns (``table*``)."""
+
+
 def to_latex_metric(lb: Leaderboard, key: str) -> str:
     """One metric as a methods x tasks ``table`` per tier (booktabs), narrow enough for one
     column of a two-column paper: the cell is the mean over seeds with its 95 % CI, best per
@@ -279,8 +308,10 @@ def to_latex_metric(lb: Leaderboard, key: str) -> str:
                                                     for g in t.rows}
         best = {t.task: best_values(t.rows).get(key) for t in tasks}
         tier = latex_escape(tb.tier)
+        # up to WIDE_AFTER_TASKS task columns fit one column of a two-column paper
+        env = "table*" if len(tasks) > WIDE_AFTER_TASKS else "table"
         out += [
-            "\\begin{table}[t]", "\\centering", "\\small",
+            f"\\begin{{{env}}}[t]", "\\centering", "\\small",
             f"\\caption{{{LATEX_LABELS.get(key, latex_escape(label))} per method and task, "
             f"tier \\texttt{{{tier}}}: mean over training seeds, 95\\,\\% bootstrap CI in "
             "brackets (none for $n < 3$ seeds); best per task in bold. "
@@ -301,10 +332,11 @@ def to_latex_metric(lb: Leaderboard, key: str) -> str:
                     cells.append("--")
                     continue
                 v = f"\\textbf{{{c[0]}}}" if best[t.task] == c[0] else c[0]
-                cells.append(f"{v}\\,{{\\scriptsize[{c[1]}, {c[2]}]}}" if c[1] is not None
-                             else v)
+                # the interval under the value: half the width, so that a column fits
+                cells.append(f"\\shortstack{{{v}\\\\ {{\\scriptsize[{c[1]}, {c[2]}]}}}}"
+                             if c[1] is not None else v)
             out.append(" & ".join(cells) + " \\\\")
-        out += ["\\bottomrule", "\\end{tabular}", "\\end{table}", ""]
+        out += ["\\bottomrule", "\\end{tabular}", f"\\end{{{env}}}", ""]
     return "\n".join(out)
 
 

@@ -155,6 +155,14 @@ def test_one_seed_rows_have_no_stability(results, lookup):
         assert row["mode_stability"] == ""
 
 
+def test_latex_escape_leaves_no_character_pdflatex_cannot_typeset():
+    text = latex_escape("H(π) ≥ 0.8 × 2 — β λ ½ 東 é_&%")
+    assert text == ("H(\\ensuremath{\\pi}) \\ensuremath{\\geq} 0.8 \\ensuremath{\\times} 2 --- "
+                    "\\ensuremath{\\beta} \\ensuremath{\\lambda} \\ensuremath{\\tfrac12} "
+                    "[U+6771] é\\_\\&\\%")
+    assert all(ord(c) <= 0xFF for c in text)
+
+
 def test_latex_heads_are_plain_latex(lb):
     """H(π) is typeset as $H(\\pi)$: pdflatex stops at a bare unicode π."""
     tex = to_latex(lb)
