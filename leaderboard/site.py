@@ -26,6 +26,7 @@ import re
 import shutil
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,62 @@ def _write_plots(task: TaskBoard, colors: Mapping[str, str], out: Path,
             values, panels, f"{sweep.method} on {task.task} ({task.tier}) against "
             f"{sweep.key}", sweep.key, colors.get(sweep.points[0][1].label, "#1f77b4"))
     return _write_svgs(files, out, stem, "../plots/")
+
+
+@dataclass(frozen=True)
+class PlotData:
+    """The numbers behind one figure, as a table under it (screen readers, copying values).
+
+    Attributes:
+        head: Column heads (the first is the row heading's).
+        rows: One list of cells per row: the row heading, then text or escaped markup.
+    """
+
+    head: tuple[str, ...]
+    rows: tuple[tuple[str | Markup, ...], ...]
+
+
+def _plot_data(task: TaskBoard, sweeps: list[tuple[OptionSweep, str]],
+               files: Mapping[str, str]) -> dict[str, PlotData]:
+    """The data table of each figure written for ``task`` (keys as in ``files``)."""
+    labels = [g.label for g in task.rows]
+    data: dict[str, PlotData] = {}
+    if "modes" in files:
+        modes = list(task.spec.modes)
+        for g in task.rows:
+            modes += [m for m in g.mode_shares if m not in modes]
+        data["modes"] = PlotData(("Mode", *labels), tuple(
+            (m, *(f"{100 * g.mode_shares.get(m, 0.0):.0f} %" for g in task.rows))
+            for m in modes))
+    data["scatter"] = PlotData(("Method", "SR", "H(π)"), tuple(
+        (g.label, _est_html(g.cells.get("success"), "success"),
+         _est_html(g.cells.get("mode_entropy"), "mode_entropy")) for g in task.rows))
+    for kind, attr, key in (("robustness", "success", "success"),
+                            ("modecount", "mode_count", "mode_count")):
+        if kind in files:
+            levels = [p.level for p in task.rows[0].levels]
+            by_row = [{p.level: getattr(p, attr) for p in g.levels} for g in task.rows]
+            data[kind] = PlotData(("Level", *labels), tuple(
+                (lv, *(_est_html(r.get(lv), key) for r in by_row)) for lv in levels))
+    if "curves" in files:
+        curves = learning_curve_points(task)
+        rows = []
+        for label, per_name in curves.items():
+            cells: list[str | Markup] = [label]
+            for name in schema.CURVES:
+                pts = per_name.get(name, [])
+                cells.append(f"{pts[0][1]:.2f} → {pts[-1][1]:.2f} (iteration {pts[-1][0]})"
+                             if pts else "–")
+            rows.append(tuple(cells))
+        data["curves"] = PlotData(("Method", "success: first → last", "H(π): first → last"),
+                                  tuple(rows))
+    for sweep, kind in sweeps:
+        panels = [(key, label) for key, label, _ in SWEEP_PANELS
+                  if any(g.cells.get(key) is not None for _, g in sweep.points)]
+        data[kind] = PlotData((sweep.key, *(label for _, label in panels)), tuple(
+            (f"{v:g}", *(_est_html(g.cells.get(key), key) for key, _ in panels))
+            for v, g in sweep.points))
+    return data
 
 
 LATEX_METRIC_TABLES = ("success", "srm", "mode_count", "mode_entropy")
@@ -334,7 +391,8 @@ def build_site(lb: Leaderboard, out: Path) -> dict[str, Path]:
     for tb in lb.tiers:
         for task in tb.tasks:
             sweeps = sweep_figures(task)  # found once, drawn and listed
-            tasks[task.task].append((task, _write_plots(task, colors, out, sweeps), sweeps))
+            files = _write_plots(task, colors, out, sweeps)
+            tasks[task.task].append((task, files, sweeps, _plot_data(task, sweeps, files)))
     for task_id, boards in tasks.items():
         html = env.get_template("task.html.j2").render(
             **common, root="../", task_id=task_id, spec=boards[0][0].spec, boards=boards,

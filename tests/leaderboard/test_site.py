@@ -326,3 +326,24 @@ def test_long_sequence_modes_get_short_axis_labels_with_a_key():
     svg = mode_bars(modes, [(Series("bc", "#000"), {modes[0]: 1.0})], "t")
     assert ">M&gt;K&gt;LS&gt;SC<" in svg and "LS = light switch" in svg
     assert f"{modes[0].replace('>', '&gt;')} 100.0%" in svg  # the tooltip keeps the name
+
+
+def test_every_plot_has_its_own_alt_text_and_a_data_table(site):
+    """Issue 17: the same alt text on every plot, values only in SVG titles inside <img>."""
+    out, lb = site
+    alts = []
+    for page in (out / "tasks").glob("*.html"):
+        html = page.read_text()
+        figures = re.findall(r"<figure.*?</figure>", html, flags=re.S)
+        assert figures
+        for fig in figures:
+            alts += re.findall(r'alt="([^"]*)"', fig)
+            assert '<details class="data">' in fig, fig[:200]
+    assert len(alts) == len(set(alts)), "alt texts repeat"
+    avoid = (out / "tasks" / f"{slug('avoid-v0')}.html").read_text()
+    g = next(g for g in lb.groups() if g.task == "avoid-v0" and g.tier == "small"
+             and g.label == "bmd")
+    scatter = next(f for f in re.findall(r"<figure.*?</figure>", avoid, flags=re.S)
+                   if "Scatter plot" in f and "tier small" in f)
+    row = re.search(r'<th class="l" scope="row">bmd</th>(.*?)</tr>', scatter, flags=re.S)
+    assert exports.fmt("success", g.cells["success"].value) in row.group(1)
