@@ -8,6 +8,7 @@ knows. A real MLflow SQLite store with such runs is built once per module where 
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,14 @@ def lookup(avoid_spec: TaskSpec, other_spec: TaskSpec):
         return (spec, "") if spec else (None, f"unknown task id {task_id!r}")
 
     return _lookup
+
+
+def missing_tool(what: str, reason: str) -> None:
+    """Skip a test whose system tool is missing, with the reason, except in CI (``CI`` set),
+    where ``.ci/run`` installs the tool and its absence is a failure."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} cannot run in CI: {reason}")
+    pytest.skip(reason)
 
 
 def method_lookup(method_id: str) -> MethodCard:

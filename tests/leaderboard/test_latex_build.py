@@ -8,28 +8,22 @@ where a missing TeX is a failure.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from leaderboard.compile import compile_leaderboard
 from leaderboard.exports import to_latex, to_latex_metric
-from tests.leaderboard.conftest import method_lookup
+from tests.leaderboard.conftest import method_lookup, missing_tool
 
 PDFLATEX = shutil.which("pdflatex")
 
 
 def _require_tex() -> None:
-    if PDFLATEX:
-        return
-    reason = "pdflatex is not installed (apt-get install texlive-latex-recommended)"
-    if os.environ.get("CI"):
-        pytest.fail(f"LaTeX test cannot run in CI: {reason}")
-    pytest.skip(reason)
+    if not PDFLATEX:
+        missing_tool("LaTeX test", "pdflatex is not installed (apt-get install "
+                     "texlive-latex-base texlive-latex-recommended)")
 
 
 def _compile(folder: Path, documentclass: str, body: str) -> str:
