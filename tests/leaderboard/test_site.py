@@ -347,3 +347,13 @@ def test_every_plot_has_its_own_alt_text_and_a_data_table(site):
                    if "Scatter plot" in f and "tier small" in f)
     row = re.search(r'<th class="l" scope="row">bmd</th>(.*?)</tr>', scatter, flags=re.S)
     assert exports.fmt("success", g.cells["success"].value) in row.group(1)
+
+
+def test_no_empty_improvement_matrices_without_a_common_task(tmp_path, results, lookup):
+    """Methods that share no task got two P(improvement) tables of dashes."""
+    apart = [dataclasses.replace(r, task="twin-v0") if r.method == "bmd" else r
+             for r in results if (r.task == "avoid-v0" or r.method == "bmd")
+             and r.tier == "small"]
+    build_site(compile_leaderboard(apart, lookup, method_lookup), tmp_path / "s")
+    index = (tmp_path / "s" / "index.html").read_text()
+    assert "Probability of improvement" not in index
