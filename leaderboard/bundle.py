@@ -318,10 +318,14 @@ def export_lines(run_ids: Sequence[str] = (), all_runs: bool = False,
             raise UnknownIdError(
                 f"not finished seed runs in the store: {', '.join(missing)} (only runs with "
                 "status FINISHED, modebench.kind = seed and all required tags can be exported)")
-        results = [by_id[i] for i in dict.fromkeys(run_ids)]
-    else:
-        results = sorted(results, key=lambda r: (r.start_time, r.run_id))
-    return [dumps_line(record_from_result(r)) for r in results]
+        return [dumps_line(record_from_result(by_id[i])) for i in dict.fromkeys(run_ids)]
+    return bundle_lines(results)
+
+
+def bundle_lines(results: Iterable[SeedResult]) -> list[str]:
+    """Bundle lines (without newlines) of seed results, in start-time order."""
+    return [dumps_line(record_from_result(r))
+            for r in sorted(results, key=lambda r: (r.start_time, r.run_id))]
 
 
 def _pydantic_messages(exc: ValidationError) -> list[str]:

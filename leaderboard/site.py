@@ -8,7 +8,7 @@ Layout of the output folder::
     plots/*.svg             the plots (also usable in papers)
     style.css
     leaderboard.tex / leaderboard.md / leaderboard.csv
-    leaderboard_seeds.csv / leaderboard_modes.csv   per seed run; per (run, level, mode)
+    leaderboard_seeds.csv / leaderboard_modes.csv   per seed run; per (row, level, mode)
     results.jsonl           every run on the board as a result bundle (``bench results import``)
 
 Every link is relative and there is no JavaScript, no CDN and no absolute path, so the site
@@ -38,7 +38,7 @@ from benchmark import schema
 from benchmark.metrics import Estimate
 from benchmark.spec import short_hash
 from leaderboard import exports, plots
-from leaderboard.bundle import dumps_line, record_from_result
+from leaderboard.bundle import bundle_lines
 from leaderboard.citation import bibtex, load_citation
 from leaderboard.compile import (
     EXTRA_METRICS,
@@ -55,11 +55,10 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 
 def _bundle_text(lb: Leaderboard) -> str:
-    """Every seed run on the board as bundle lines (metrics, mode counts, curves, provenance),
-    in start-time order, so a reader can re-create the board with ``bench results import``."""
-    runs = sorted((r for g in lb.groups() for r in g.results),
-                  key=lambda r: (r.start_time, r.run_id))
-    return "".join(dumps_line(record_from_result(r)) + "\n" for r in runs)
+    """Every seed run on the board as a result bundle, so a reader can re-create the board
+    with ``bench results import``."""
+    return "".join(line + "\n" for line in bundle_lines(r for g in lb.groups()
+                                                        for r in g.results))
 
 
 def slug(name: str) -> str:
@@ -133,9 +132,7 @@ def _write_plots(task: TaskBoard, colors: Mapping[str, str], out: Path,
     stem = f"{slug(task.task)}-{slug(task.tier)}"
     dashes = plots.dash_map([g.label for g in task.rows])
     series = [(plots.Series(g.label, colors[g.label], dashes[g.label]), g) for g in task.rows]
-    modes = list(task.spec.modes)
-    for _, g in series:
-        modes += [m for m in g.mode_shares if m not in modes]
+    modes = _mode_order(task)
     files: dict[str, str] = {}
     # a figure with nothing to show is not drawn (the page says why instead)
     if any(sum(g.mode_shares.values()) > 0 for g in task.rows):
@@ -175,6 +172,14 @@ def _write_plots(task: TaskBoard, colors: Mapping[str, str], out: Path,
     return _write_svgs(files, out, stem, "../plots/")
 
 
+def _mode_order(task: TaskBoard) -> list[str]:
+    """The spec's modes, then any other mode a row reached (bar plot and its table)."""
+    modes = list(task.spec.modes)
+    for g in task.rows:
+        modes += [m for m in g.mode_shares if m not in modes]
+    return modes
+
+
 @dataclass(frozen=True)
 class PlotData:
     """The numbers behind one figure, as a table under it (screen readers, copying values).
@@ -194,9 +199,7 @@ def _plot_data(task: TaskBoard, sweeps: list[tuple[OptionSweep, str]],
     labels = [g.label for g in task.rows]
     data: dict[str, PlotData] = {}
     if "modes" in files:
-        modes = list(task.spec.modes)
-        for g in task.rows:
-            modes += [m for m in g.mode_shares if m not in modes]
+        modes = _mode_order(task)
         data["modes"] = PlotData(("Mode", *labels), tuple(
             (m, *(f"{100 * g.mode_shares.get(m, 0.0):.0f} %" for g in task.rows))
             for m in modes))
