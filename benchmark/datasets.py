@@ -31,6 +31,7 @@ import numpy as np
 
 from benchmark.envvars import positive_int
 from benchmark.errors import DatasetError
+from benchmark.interrupts import restore_default_sigterm
 from benchmark.paths import datasets_root, writable_dir
 from benchmark.progress import SILENT, Progress
 from benchmark.seeding import dataset_seed
@@ -199,6 +200,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _worker_init(task: Task) -> None:
+    restore_default_sigterm()  # the pool ends its workers with SIGTERM: no tracebacks
     _WORKER["task"], _WORKER["env"] = task, task.make_env(None)
 
 

@@ -32,3 +32,13 @@ def terminate_as_interrupt() -> None:
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def restore_default_sigterm() -> None:
+    """Give this process SIGTERM's default action again (call it first in forked workers).
+
+    A worker forked from the CLI inherits :func:`terminate_as_interrupt`'s handler; a pool
+    that ends its workers with SIGTERM (``Pool.terminate``) would then have each print a
+    ``Terminated`` traceback instead of exiting quietly.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -61,3 +61,33 @@ def test_the_worker_count_comes_from_the_environment(monkeypatch):
         monkeypatch.setenv("MODEBENCH_DATASET_WORKERS", bad)
         with pytest.raises(UsageError, match="MODEBENCH_DATASET_WORKERS"):
             dataset_workers()
+
+
+
+def test_the_build_workers_die_quietly_on_sigterm(tmp_path):
+    """Bug: the CLI turns SIGTERM into an exception (benchmark.interrupts); forked pool
+    workers inherited that handler, so ``pool.terminate()`` at the end of a parallel build
+    could print a worker's ``Terminated`` traceback on the user's terminal (a race: when the
+    signal met a worker waiting for its next job). A worker must take SIGTERM's default."""
+    import os
+    import signal
+
+    from benchmark.interrupts import terminate_as_interrupt
+
+    base = get_task("avoid")
+
+    class Recording(type(base)):
+        def make_expert(self, env, mode, rng):
+            handler = signal.getsignal(signal.SIGTERM)
+            (tmp_path / str(os.getpid())).write_text(str(handler == signal.SIG_DFL))
+            return super().make_expert(env, mode, rng)
+
+    previous = signal.getsignal(signal.SIGTERM)
+    terminate_as_interrupt()
+    try:
+        collect_demonstrations(Recording(base.spec), 4, workers=2)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    seen = {f.name: f.read_text() for f in tmp_path.iterdir()}
+    assert seen and str(os.getpid()) not in seen  # the attempts ran in the workers
+    assert set(seen.values()) == {"True"}, seen
