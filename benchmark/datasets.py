@@ -301,6 +301,43 @@ def collect_demonstrations(task: Task, n_episodes: int, progress: Progress = SIL
     return buffers, stats
 
 
+def write_minari_dataset(**kwargs: Any) -> Path:
+    """``minari.create_dataset_from_buffers(**kwargs)`` in time linear in the episodes.
+
+    Minari 0.5.3's arrow writer recomputes the dataset's size (a glob and a ``stat`` of every
+    file written so far) after *each* episode, to store it in the metadata: O(n²) in
+    episodes (avoid, 400 episodes: 7.8 s of 9.2 s in ``MinariStorage.get_size``). Here that
+    per-episode size is skipped while the episodes are written and the real size is stored
+    once at the end, iterated to the same fixed point Minari reaches (the size counts the
+    metadata file that holds it), so the files are byte-identical to Minari's own (tested).
+
+    Args:
+        **kwargs: ``create_dataset_from_buffers``'s arguments (``dataset_id``, ``buffer`` ...),
+            written under ``$MINARI_DATASETS_PATH``.
+
+    Returns:
+        The dataset's ``data`` folder.
+    """
+    import minari
+    from minari.dataset.minari_storage import MinariStorage
+
+    real_size = MinariStorage.get_size
+    MinariStorage.get_size = lambda self: 0.0  # type: ignore[method-assign]
+    try:
+        dataset = minari.create_dataset_from_buffers(**kwargs)
+    finally:
+        MinariStorage.get_size = real_size  # type: ignore[method-assign]
+    storage = MinariStorage.read(dataset.storage.data_path)
+    size = None
+    for _ in range(5):  # converges in one or two rounds: the size is rounded to 0.1 MB
+        new = storage.get_size()
+        if new == size:
+            break
+        size = new
+        storage.update_metadata({"dataset_size": size})
+    return Path(storage.data_path)
+
+
 def _code_permalink(task: Task) -> str:
     """``git:<sha>`` of the last commit that changed the task's code (expert, env).
 
@@ -337,7 +374,6 @@ def build_dataset(task: Task, progress: Progress = SILENT, force: bool = False) 
     Returns:
         The loaded dataset (verified against the spec's hash when the spec has one).
     """
-    import minari
 
     spec = task.spec
     final = dataset_path(spec.dataset_id)
@@ -353,7 +389,7 @@ def build_dataset(task: Task, progress: Progress = SILENT, force: bool = False) 
                 kwargs = {"env": env} if env.spec is not None else {
                     "observation_space": env.observation_space,
                     "action_space": env.action_space}
-                minari.create_dataset_from_buffers(
+                write_minari_dataset(
                     dataset_id=spec.dataset_id,
                     buffer=buffers,
                     algorithm_name=f"modebench scripted expert ({spec.id})",

@@ -2,8 +2,9 @@
 
 For a task, collects ``--episodes`` demonstrations with 1 process and with ``--workers``
 processes (the speculative parallel build; the result must be identical, checked here),
-then times writing them with Minari (``create_dataset_from_buffers``) at 1/4, 1/2 and all of
-the episodes, to show how the writer scales with the number of episodes.
+then times writing them with Minari's ``create_dataset_from_buffers`` and with modebench's
+``write_minari_dataset`` (the same bytes, the per-episode size scan skipped) at 1/4, 1/2 and
+all of the episodes, to show how each writer scales with the number of episodes.
 
     python benchmarks/dataset_build.py --task kitchen --episodes 120 --workers 2
     python benchmarks/dataset_build.py --task avoid --episodes 500 --workers 2
@@ -28,7 +29,7 @@ def main() -> None:
 
     import minari
 
-    from benchmark.datasets import collect_demonstrations
+    from benchmark.datasets import collect_demonstrations, write_minari_dataset
     from benchmark.registry import get_task
 
     task = get_task(args.task)
@@ -48,18 +49,22 @@ def main() -> None:
     print(f"collect: 1 process {t_one:.1f} s ({steps / t_one:,.0f} steps/s); {args.workers} "
           f"processes {t_many:.1f} s: {t_one / t_many:.2f}x, identical: {same}")
     env = task.make_env(None)
+    writers = {"minari": minari.create_dataset_from_buffers, "modebench": write_minari_dataset}
     for n in sorted({max(1, args.episodes // 4), max(1, args.episodes // 2), args.episodes}):
-        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            os.environ["MINARI_DATASETS_PATH"] = tmp
-            t0 = time.perf_counter()
-            minari.create_dataset_from_buffers(
-                dataset_id="bench/write/test-v0", buffer=one[:n],
-                observation_space=env.observation_space, action_space=env.action_space,
-                algorithm_name="bench", author="bench", author_email="bench@example.com",
-                code_permalink="bench", description="bench", data_format="arrow")
-            t = time.perf_counter() - t0
-        print(f"write:   {n} episodes {t:.2f} s ({t / n * 1e3:.1f} ms/episode)")
+        line = []
+        for name, writer in writers.items():
+            with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                os.environ["MINARI_DATASETS_PATH"] = tmp
+                t0 = time.perf_counter()
+                writer(dataset_id="bench/write/test-v0", buffer=one[:n],
+                       observation_space=env.observation_space,
+                       action_space=env.action_space, algorithm_name="bench", author="bench",
+                       author_email="bench@example.com", code_permalink="bench",
+                       description="bench", data_format="arrow")
+                t = time.perf_counter() - t0
+            line.append(f"{name} {t:.2f} s ({t / n * 1e3:.1f} ms/episode)")
+        print(f"write {n:5d} episodes: " + ", ".join(line), flush=True)
 
 
 if __name__ == "__main__":
