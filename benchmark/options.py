@@ -113,6 +113,10 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
         if hint is str:
             return str(value)
         if origin is tuple and args and args[0] is int:
+            if isinstance(value, (tuple, list)):  # an applied option, applied again
+                if not all(isinstance(p, int) and not isinstance(p, bool) for p in value):
+                    raise ValueError(value)
+                return tuple(value)
             # "256x256x256" or "256,256"
             parts = str(value).replace(",", "x").split("x")
             return tuple(int(p) for p in parts if p.strip())

@@ -94,6 +94,22 @@ def test_every_builtin_method_applies_its_options(method_id):
     assert applied == {"diffusion.ddim_steps": 5, "diffusion.hidden_dims": (64, 64)}
 
 
+
+def test_a_tuple_option_applies_again_from_what_was_applied():
+    """Bug: ``bench evaluate -o diffusion.hidden_dims=512,512,512`` failed with "expected
+    tuple": the applied value, already a tuple, is applied again downstream and was
+    coerced through ``str()``."""
+    from benchmark.registry import get_method_class
+
+    first, applied = configure_method(get_method_class("bc")(), "bc",
+                                      {"diffusion.hidden_dims": "512,512,512"})
+    again, applied_again = configure_method(get_method_class("bc")(), "bc", applied)
+    assert again.diffusion == first.diffusion and applied_again == applied
+    assert configure_method(get_method_class("bc")(), "bc", {
+        "diffusion.hidden_dims": [64, 64]})[0].diffusion.hidden_dims == (64, 64)
+    with pytest.raises(UsageError, match="expected tuple"):
+        configure_method(get_method_class("bc")(), "bc", {"diffusion.hidden_dims": (64, "a")})
+
 def test_entropy_rl_is_dppo_with_a_bonus():
     cfg = EntropyRLMethod().config().finetune
     assert isinstance(cfg, EntropyRLConfig) and isinstance(cfg, DPPOConfig)
