@@ -112,6 +112,12 @@ BACKBONE_FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     # 2.4 cm at 10k steps for 512 residual against 11 cm for 3 x 256 over a chunk); the
     # avoid and radial tasks keep the class defaults, which their published numbers use
     "kitchen": {"hidden_dims": (512, 512, 512), "residual": True},
+    # robosuite-lift: DPPO's robomimic lift config (cfg/robomimic/pretrain/lift/
+    # pre_diffusion_mlp.yaml: mlp_dims [512, 512, 512], residual_style True). Measured
+    # (benchmarks/robosuite_diagnosis.py, seed 0, 8,000 steps, 40 episodes): 3 x 256 plain
+    # 6/40, the gripper heading to the right side but never over the cube (22 episodes never
+    # within 3 cm of either); 512 x 3 residual 36/40 (red 23, green 13)
+    "robosuite-lift": {"hidden_dims": (512, 512, 512), "residual": True},
 }
 """Backbone fields that differ from :class:`DiffusionConfig`'s defaults for a task family;
 every built-in diffusion method takes them (:meth:`DiffusionMethodBase.for_task`), so they
