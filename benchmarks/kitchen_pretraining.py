@@ -53,6 +53,7 @@ def main() -> None:
                     help="sampler:executed-steps pairs, e.g. ddpm:8,ddim:8,ddpm:4")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--lr", type=float, default=None, help="pretraining learning rate")
     ap.add_argument("--save", type=Path, default=None, help="write each checkpoint here/<steps>")
     ap.add_argument("--load", type=Path, default=None, help="evaluate this checkpoint instead")
     args = ap.parse_args()
@@ -68,6 +69,8 @@ def main() -> None:
     task = get_task("kitchen")
     spec = task.spec
     cfg = get_method_class("bc")().for_task(spec).diffusion  # the backbone bench evaluate uses
+    if args.lr:
+        cfg = dataclasses.replace(cfg, learning_rate=args.lr, min_lr=min(cfg.min_lr, args.lr))
     variants = [(v.split(":")[0], int(v.split(":")[1])) for v in args.variants.split(",")]
     checkpoints: list[tuple[str, DiffusionPolicy]] = []
     if args.load:
