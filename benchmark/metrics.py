@@ -175,10 +175,37 @@ def _check_ci_args(reps: int, alpha: float) -> None:
         raise MetricInputError(f"alpha must be in (0, 1), got {alpha!r}")
 
 
+def sorted_quantiles(ordered: np.ndarray, qs: Sequence[float]) -> np.ndarray:
+    """``np.quantile(x, qs, axis=-1)`` (numpy's default ``"linear"`` method), given ``x``
+    already sorted along its last axis, bit for bit (tested against ``np.quantile``).
+
+    ``np.quantile`` selects its order statistics with a multi-pivot ``np.partition``, which
+    on bootstrap distributions of 2,000 values is 4x slower than sorting them (numpy 1.26);
+    the order statistics are the same numbers either way, and the interpolation below is
+    numpy's own (``_lerp``: ``a + (b - a) t``, or ``b - (b - a)(1 - t)`` where t >= 1/2).
+
+    Args:
+        ordered: Values sorted along the last axis, shape (..., n), n >= 1.
+        qs: Quantile levels in [0, 1], length m.
+
+    Returns:
+        Shape (..., m): the quantiles of each row (``np.quantile``'s output has the q axis
+        first; here it is last).
+    """
+    n = ordered.shape[-1]
+    virtual = (n - 1) * np.asarray(qs, dtype=float)
+    below = np.floor(virtual).astype(np.intp)
+    above = np.minimum(below + 1, n - 1)
+    gamma = virtual - below
+    a, b = ordered[..., below], ordered[..., above]
+    diff = b - a
+    return np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
+
+
 def _percentile_interval(stats: np.ndarray, alpha: float) -> tuple[float, float]:
     # Percentile bootstrap (rliable's default method): the alpha/2 and 1 - alpha/2 quantiles
     # of the bootstrap distribution, with numpy's default linear interpolation.
-    low, high = np.quantile(stats, [alpha / 2.0, 1.0 - alpha / 2.0])
+    low, high = sorted_quantiles(np.sort(stats), [alpha / 2.0, 1.0 - alpha / 2.0])
     return float(low), float(high)
 
 
@@ -612,10 +639,9 @@ def bootstrap_mean_cis(
     values = x.mean(axis=0)
     if n == 1:
         return [Estimate(float(v), float(v), float(v), 1) for v in values]
-    # resample means as draw counts (reps, n) @ values (n, k) / n; quantiles along the
-    # contiguous axis
-    stats = (_resample_counts(n, int(reps), seed) @ x / n).T.copy()  # (k, reps)
-    lows, highs = np.quantile(stats, [alpha / 2.0, 1.0 - alpha / 2.0], axis=1)
+    # resample means as draw counts (reps, n) @ values (n, k) / n, each row sorted
+    stats = np.sort((_resample_counts(n, int(reps), seed) @ x / n).T, axis=1)  # (k, reps)
+    lows, highs = sorted_quantiles(stats, [alpha / 2.0, 1.0 - alpha / 2.0]).T
     return [Estimate(float(v), float(lo), float(hi), n)
             for v, lo, hi in zip(values, lows, highs, strict=True)]
 
@@ -734,7 +760,11 @@ def aggregate_iqm(
     pooled = np.concatenate(
         [a[rng.integers(0, a.size, size=(int(reps), a.size))] for a in arrays], axis=1
     )
-    stats = scipy.stats.trim_mean(pooled, proportiontocut=0.25, axis=1)
+    # scipy.stats.trim_mean along axis 1, with a sort instead of its two-pivot partition
+    # (10x faster on (2000, 200) pools, numpy 1.26); the kept values are the same, only the
+    # order they are summed in differs (the IQMs agree to ~1e-16, tested)
+    cut = int(0.25 * total)
+    stats = np.sort(pooled, axis=1)[:, cut: total - cut].mean(axis=1)
     low, high = _percentile_interval(stats, alpha)
     if all(a.size == 1 for a in arrays):
         low = high = value  # exactly, not up to the rounding of trim_mean on copies
