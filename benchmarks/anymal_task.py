@@ -82,7 +82,7 @@ def expert_at_level(task, level_index: int, level, n_episodes: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", default="anymal",
-                    help="anymal, anymal-v0 or anymal-menagerie (needs $MENAGERIE_ROOT)")
+                    help="anymal, anymal-v1 or anymal-menagerie (needs $MENAGERIE_ROOT)")
     ap.add_argument("--episodes", type=int, default=40, help="expert episodes per level")
     ap.add_argument("--levels", default="all", help="comma-separated level names or 'all'")
     args = ap.parse_args()

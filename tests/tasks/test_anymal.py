@@ -14,7 +14,7 @@ from benchmark.datasets import collect_demonstrations
 from benchmark.registry import get_task
 from benchmark.spec import PerturbationLevel
 from benchmark.wrappers import ObservationNoise
-from tasks.anymal import MODES, SPEC_V0, AnymalTask, menagerie_tasks
+from tasks.anymal import MODES, SPEC, AnymalTask, menagerie_tasks
 from tasks.anymal.model import (
     DEFAULT_POSE,
     JOINT_NAMES,
@@ -95,18 +95,18 @@ def test_joint_signs_follow_the_model_axes():
 
 
 def test_spec_hash_includes_the_model_file_hash():
-    assert SPEC_V0.extra["model"] == {"source": "shipped", "sha256": file_sha256(SHIPPED_MJCF)}
-    other = dataclasses.replace(SPEC_V0, extra={**SPEC_V0.extra,
+    assert SPEC.extra["model"] == {"source": "shipped", "sha256": file_sha256(SHIPPED_MJCF)}
+    other = dataclasses.replace(SPEC, extra={**SPEC.extra,
                                                 "model": {"source": "shipped", "sha256": "x"}})
-    assert other.hash() != SPEC_V0.hash()
+    assert other.hash() != SPEC.hash()
 
 
 def test_menagerie_variant_without_checkout_fails_clearly(monkeypatch, tmp_path):
     monkeypatch.setenv("MENAGERIE_ROOT", str(tmp_path))  # a folder without the model
     (task,) = menagerie_tasks()
-    assert task.spec.id == "anymal-menagerie-v0"
+    assert task.spec.id == "anymal-menagerie-v1"
     assert task.spec.extra["model"] == {"source": "menagerie", "sha256": None}
-    assert task.spec.hash() != SPEC_V0.hash()
+    assert task.spec.hash() != SPEC.hash()
     with pytest.raises(ModelNotFoundError, match="MENAGERIE_ROOT") as err:
         task.make_env()
     assert err.value.exit_code == 3
@@ -212,9 +212,9 @@ def test_dynamics_levels_change_the_model():
                                                0.5 * m0.geom_friction[idx.foot_geoms, 0]),
         "payload_10kg": lambda m: np.isclose(m.body_mass[idx.base_body],
                                              m0.body_mass[idx.base_body] + 10.0),
-        "strength_x0.8": lambda m: np.allclose(m.actuator_forcerange,
-                                               0.8 * m0.actuator_forcerange)
-        and np.allclose(m.actuator_gainprm[:, 0], 0.8 * m0.actuator_gainprm[:, 0]),
+        "strength_x0.9": lambda m: np.allclose(m.actuator_forcerange,
+                                               0.9 * m0.actuator_forcerange)
+        and np.allclose(m.actuator_gainprm[:, 0], 0.9 * m0.actuator_gainprm[:, 0]),
         "slope_6deg": lambda m: m.opt.gravity[0] < -0.9 and np.isclose(
             np.linalg.norm(m.opt.gravity), np.linalg.norm(m0.opt.gravity)),
     }
@@ -228,7 +228,7 @@ def test_dynamics_levels_change_the_model():
 def test_dynamics_perturbations_change_the_motion():
     actions = [np.zeros(12, np.float32)] * 25
     nominal, _ = _rollout(TASK.make_env(), 3, actions)
-    for name in ("payload_10kg", "strength_x0.8", "slope_6deg", "friction_x0.25"):
+    for name in ("payload_10kg", "strength_x0.9", "slope_6deg", "friction_x0.25"):
         perturbed, _ = _rollout(TASK.make_env(TASK.spec.perturbation(name)), 3, actions)
         assert not np.allclose(perturbed, nominal), name
     heavy, _ = _rollout(TASK.make_env(TASK.spec.perturbation("payload_10kg")), 3, actions)
@@ -273,3 +273,18 @@ def test_smoke_evaluation_with_perturbations_through_the_runner(monkeypatch):
     for level in ("nominal", "friction_x0.5", "obs_noise_0.1"):
         assert 0.0 <= seed.metrics[f"success_rate/{level}"] <= 1.0
     assert result.spec_hash == spec.hash() and result.group_run_id is not None
+
+
+@pytest.mark.parametrize("old", ["anymal-v0", "anymal-menagerie-v0"])
+def test_the_retired_version_is_refused_naming_the_new_one(old):
+    """Issue 14: v0's strength ladder went to x0.8, where the expert itself succeeds in
+    0.2 of the episodes (20 per mode: left 0.30, right 0.10); v1 keeps v0's env and
+    demonstrations with the rungs x0.95 and x0.9."""
+    from benchmark.errors import UnknownIdError
+
+    with pytest.raises(UnknownIdError, match=old.replace("v0", "v1")):
+        get_task(old)
+    spec = get_task(old.replace("-v0", "")).spec
+    assert [lv.name for lv in spec.perturbations if lv.ladder == "strength"] == [
+        "strength_x0.95", "strength_x0.9"]
+    assert spec.dataset_id == f"modebench/{spec.name}/expert-v0"  # v0's demonstrations
