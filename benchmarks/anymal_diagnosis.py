@@ -2,22 +2,21 @@
 
 Pretrains the anymal diffusion policy (the bc backbone, the small tier's demonstrations and
 batch size) for each ``--steps`` value, runs episodes from fixed reset seeds for each
-number of executed actions per chunk (and the scripted expert from the same seeds, for
+sampler / executed-steps variant (and the scripted expert from the same seeds, for
 reference), and classifies each episode: ``success``, ``fell``, ``missed gate`` (crossed the
 line outside both gates, with the distance to the nearest gate centre), ``timeout`` (with
 how far it got). Also reports the forward speed over the first 2 s.
 
-    python benchmarks/anymal_diagnosis.py --steps 8000,24000 --executed 4,2 --threads 2
+    python benchmarks/anymal_diagnosis.py --steps 8000,24000 --variants ddpm:4,ddpm:2 --threads 2
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import time
 from collections import Counter
 
 import numpy as np
+from _pretraining import add_pretraining_args, checkpoints, variants
 
 
 def run_episodes(env, act, n: int, max_steps: int, seed0: int = 900) -> list[dict]:
@@ -68,25 +67,15 @@ def summarise(name: str, rows: list[dict]) -> str:
 def main() -> None:
     """Parse arguments, run the expert, pretrain each budget, print one line per variant."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_pretraining_args(ap, steps="8000")
     ap.add_argument("--task", default="anymal")
-    ap.add_argument("--steps", default="8000", help="comma-separated pretraining steps")
-    ap.add_argument("--executed", default="4", help="comma-separated executed actions")
     ap.add_argument("--episodes", type=int, default=40)
-    ap.add_argument("--lr", type=float, default=None, help="pretraining learning rate")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    import torch
+    from benchmark.registry import get_task
 
-    from baselines.common.pretrain import pretrain_policy
-    from benchmark.datasets import ensure_dataset
-    from benchmark.registry import get_method_class, get_task
-
-    torch.set_num_threads(args.threads)
     task = get_task(args.task)
     spec = task.spec
-    budget = spec.budget("small")
     env = task.make_env()
 
     def expert_act(obs, i, state):
@@ -97,22 +86,11 @@ def main() -> None:
 
     print(summarise("expert", run_episodes(env, expert_act, args.episodes,
                                            spec.max_episode_steps)), flush=True)
-    cfg = get_method_class("bc")().for_task(spec).diffusion
-    if args.lr:
-        cfg = dataclasses.replace(cfg, learning_rate=args.lr, min_lr=min(cfg.min_lr, args.lr))
-    ds = ensure_dataset(task).subset(budget.n_demos)
-    for steps in (int(s) for s in args.steps.split(",")):
-        t0 = time.perf_counter()
-        policy = pretrain_policy(ds.observations, ds.actions, horizon=spec.chunk.horizon,
-                                 act_steps=spec.chunk.act_steps, cfg=cfg, steps=steps,
-                                 batch_size=budget.batch_size, seed=args.seed)
-        print(f"pretrained {steps} steps in {time.perf_counter() - t0:.0f} s", flush=True)
-        for executed in (int(e) for e in args.executed.split(",")):
-            policy.act_steps = executed
-            torch.manual_seed(args.seed)
+    for name, policy in checkpoints(task, args):
+        for variant in variants(policy, args):
             rows = run_episodes(env, lambda o, i, s, p=policy: p.act(o[None])[0],
                                 args.episodes, spec.max_episode_steps)
-            print(summarise(f"{steps} steps, {executed} executed", rows), flush=True)
+            print(summarise(f"{name}, {variant}", rows), flush=True)
 
 
 if __name__ == "__main__":

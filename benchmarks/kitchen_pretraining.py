@@ -18,11 +18,9 @@ fewer subtasks than 8).
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import time
-from pathlib import Path
 
 import numpy as np
+from _pretraining import add_pretraining_args, checkpoints, variants
 
 
 def run_episodes(policy, task, n: int, seed0: int = 900) -> dict:
@@ -47,57 +45,18 @@ def run_episodes(policy, task, n: int, seed0: int = 900) -> dict:
 def main() -> None:
     """Parse arguments, pretrain or load, evaluate each variant, print one line each."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", default="20000", help="comma-separated pretraining steps")
+    add_pretraining_args(ap, steps="20000")
     ap.add_argument("--episodes", type=int, default=24)
-    ap.add_argument("--variants", default="ddpm:8",
-                    help="sampler:executed-steps pairs, e.g. ddpm:8,ddim:8,ddpm:4")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--lr", type=float, default=None, help="pretraining learning rate")
-    ap.add_argument("--save", type=Path, default=None, help="write each checkpoint here/<steps>")
-    ap.add_argument("--load", type=Path, default=None, help="evaluate this checkpoint instead")
     args = ap.parse_args()
 
-    import torch
+    from benchmark.registry import get_task
 
-    from baselines.common.policy import DiffusionPolicy
-    from baselines.common.pretrain import pretrain_policy
-    from benchmark.datasets import ensure_dataset
-    from benchmark.registry import get_method_class, get_task
-
-    torch.set_num_threads(args.threads)
     task = get_task("kitchen")
-    spec = task.spec
-    cfg = get_method_class("bc")().for_task(spec).diffusion  # the backbone bench evaluate uses
-    if args.lr:
-        cfg = dataclasses.replace(cfg, learning_rate=args.lr, min_lr=min(cfg.min_lr, args.lr))
-    variants = [(v.split(":")[0], int(v.split(":")[1])) for v in args.variants.split(",")]
-    checkpoints: list[tuple[str, DiffusionPolicy]] = []
-    if args.load:
-        checkpoints.append((str(args.load), DiffusionPolicy.load(args.load)))
-    else:
-        ds = ensure_dataset(task)
-        for steps in (int(s) for s in args.steps.split(",")):
-            t0 = time.perf_counter()
-            policy = pretrain_policy(ds.observations, ds.actions, horizon=spec.chunk.horizon,
-                                     act_steps=spec.chunk.act_steps, cfg=cfg, steps=steps,
-                                     batch_size=spec.budget("small").batch_size,
-                                     seed=args.seed)
-            print(f"pretrained {steps} steps in {time.perf_counter() - t0:.0f} s", flush=True)
-            if args.save:
-                policy.save(args.save / str(steps))
-            checkpoints.append((f"{steps} steps", policy))
-    for name, policy in checkpoints:
-        base_cfg, base_steps = policy.model.cfg, policy.act_steps
-        for sampler, executed in variants:
-            policy.model.cfg = dataclasses.replace(base_cfg, pretrained_sampler=sampler)
-            policy.act_steps = executed
-            torch.manual_seed(args.seed)
+    for name, policy in checkpoints(task, args):
+        for variant in variants(policy, args):
             r = run_episodes(policy, task, args.episodes)
-            print(f"{name:>14}  {sampler} x {executed:2d} executed: success "
-                  f"{r['success']:.3f}  subtasks {r['subtasks']:.2f}  orders {r['orders']}",
-                  flush=True)
-        policy.model.cfg, policy.act_steps = base_cfg, base_steps
+            print(f"{name:>14}  {variant}: success {r['success']:.3f}  subtasks "
+                  f"{r['subtasks']:.2f}  orders {r['orders']}", flush=True)
 
 
 if __name__ == "__main__":

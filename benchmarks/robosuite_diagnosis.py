@@ -14,18 +14,17 @@ policy that re-chooses its mode at every chunk zigzags between the cubes) and th
 which the gripper first comes within 3 cm of a cube.
 
     python benchmarks/robosuite_diagnosis.py --steps 8000 --episodes 40 --save /tmp/rs
-    python benchmarks/robosuite_diagnosis.py --load /tmp/rs/8000 --variants ddpm:4,ddpm:8
+    python benchmarks/robosuite_diagnosis.py --load /tmp/rs/8000 --variants ddpm:4,ddim:4,ddpm:8
+    python benchmarks/robosuite_diagnosis.py --steps 8000 --hidden 256,256,256  # v0's backbone
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import time
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
+from _pretraining import add_pretraining_args, checkpoints, variants
 
 NEAR = 0.03  # metres, horizontal: "over the cube"
 
@@ -79,30 +78,16 @@ def summarise(name: str, rows: list[dict]) -> str:
 
 
 def main() -> None:
-    """Parse arguments, pretrain or load, run the expert and each variant, print one line each."""
+    """Parse arguments, run the expert, pretrain or load, print one line per variant."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_pretraining_args(ap, steps="8000")
     ap.add_argument("--task", default="robosuite-lift")
-    ap.add_argument("--steps", default="8000", help="comma-separated pretraining steps")
     ap.add_argument("--episodes", type=int, default=40)
-    ap.add_argument("--variants", default="ddpm:4",
-                    help="sampler:executed-steps pairs, e.g. ddpm:4,ddim:4,ddpm:8")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--save", type=Path, default=None, help="write each checkpoint here/<steps>")
-    ap.add_argument("--load", type=Path, default=None, help="evaluate this checkpoint instead")
     ap.add_argument("--no-expert", action="store_true")
-    ap.add_argument("--hidden", default=None, help="backbone widths, e.g. 512,512,512")
-    ap.add_argument("--residual", action="store_true", help="DPPO's residual MLP blocks")
     args = ap.parse_args()
 
-    import torch
+    from benchmark.registry import get_task
 
-    from baselines.common.policy import DiffusionPolicy
-    from baselines.common.pretrain import pretrain_policy
-    from benchmark.datasets import ensure_dataset
-    from benchmark.registry import get_method_class, get_task
-
-    torch.set_num_threads(args.threads)
     task = get_task(args.task)
     spec = task.spec
     env = task.make_env()
@@ -110,47 +95,20 @@ def main() -> None:
     if not args.no_expert:
         rows = []
         for i, seed in enumerate(seeds):
-            mode = spec.modes[i % len(spec.modes)]
             holder: dict = {}
 
-            def expert_act(obs, holder=holder, mode=mode, i=i):
+            def expert_act(obs, holder=holder, i=i):
                 if "expert" not in holder:
-                    holder["expert"] = task.make_expert(env, mode, np.random.default_rng(i))
+                    holder["expert"] = task.make_expert(env, spec.modes[i % len(spec.modes)],
+                                                        np.random.default_rng(i))
                 return [holder["expert"](obs)]
 
             rows.append(run_episode(env, expert_act, seed))
         print(summarise("expert", rows), flush=True)
-
-    cfg = get_method_class("bc")().for_task(spec).diffusion
-    if args.hidden:
-        cfg = dataclasses.replace(cfg, hidden_dims=tuple(int(w) for w in args.hidden.split(",")))
-    if args.residual:
-        cfg = dataclasses.replace(cfg, residual=True)
-    variants = [(v.split(":")[0], int(v.split(":")[1])) for v in args.variants.split(",")]
-    checkpoints: list[tuple[str, DiffusionPolicy]] = []
-    if args.load:
-        checkpoints.append((args.load.name, DiffusionPolicy.load(args.load)))
-    else:
-        ds = ensure_dataset(task)
-        for steps in (int(s) for s in args.steps.split(",")):
-            t0 = time.perf_counter()
-            policy = pretrain_policy(ds.observations, ds.actions, horizon=spec.chunk.horizon,
-                                     act_steps=spec.chunk.act_steps, cfg=cfg, steps=steps,
-                                     batch_size=spec.budget("small").batch_size,
-                                     seed=args.seed)
-            print(f"pretrained {steps} steps in {time.perf_counter() - t0:.0f} s", flush=True)
-            if args.save:
-                policy.save(args.save / str(steps))
-            checkpoints.append((f"{steps} steps", policy))
-    for name, policy in checkpoints:
-        base_cfg, base_steps = policy.model.cfg, policy.act_steps
-        for sampler, executed in variants:
-            policy.model.cfg = dataclasses.replace(base_cfg, pretrained_sampler=sampler)
-            policy.act_steps = executed
-            torch.manual_seed(args.seed)
+    for name, policy in checkpoints(task, args):
+        for variant in variants(policy, args):
             rows = [run_episode(env, lambda o, p=policy: p.act(o[None])[0], s) for s in seeds]
-            print(summarise(f"{name} {sampler}x{executed}", rows), flush=True)
-        policy.model.cfg, policy.act_steps = base_cfg, base_steps
+            print(summarise(f"{name} {variant}", rows), flush=True)
 
 
 if __name__ == "__main__":

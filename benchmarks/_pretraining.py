@@ -1,0 +1,87 @@
+"""Shared by the BC diagnosis scripts: their pretraining options and checkpoint loop.
+
+``kitchen_pretraining.py``, ``robosuite_diagnosis.py`` and ``anymal_diagnosis.py`` all
+pretrain a task's ``bc`` backbone at the small tier's batch size for several budgets (or
+load a saved checkpoint), then evaluate sampler / executed-steps variants of each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+def add_pretraining_args(ap: argparse.ArgumentParser, steps: str) -> None:
+    """The options every script takes: budgets, backbone overrides, threads, seed, save/load."""
+    ap.add_argument("--steps", default=steps, help="comma-separated pretraining steps")
+    ap.add_argument("--variants", default=None,
+                    help="sampler:executed-steps pairs, e.g. ddpm:4,ddim:4,ddpm:8 (default: "
+                         "the task's sampler and executed steps)")
+    ap.add_argument("--lr", type=float, default=None, help="pretraining learning rate")
+    ap.add_argument("--hidden", default=None, help="backbone widths, e.g. 512,512,512")
+    ap.add_argument("--residual", action="store_true", help="DPPO's residual MLP blocks")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--save", type=Path, default=None, help="write each checkpoint here/<steps>")
+    ap.add_argument("--load", type=Path, default=None, help="evaluate this checkpoint instead")
+
+
+def checkpoints(task: Any, args: argparse.Namespace) -> Iterator[tuple[str, Any]]:
+    """``(name, policy)`` per ``--steps`` budget (pretrained now) or the ``--load`` checkpoint.
+
+    The backbone is the one ``bench evaluate --method bc`` uses for the task (its family
+    defaults), with ``--lr`` / ``--hidden`` / ``--residual`` applied; the demonstrations are
+    the small tier's, the batch size the small tier's.
+    """
+    import torch
+
+    from baselines.common.policy import DiffusionPolicy
+    from baselines.common.pretrain import pretrain_policy
+    from benchmark.datasets import ensure_dataset
+    from benchmark.registry import get_method_class
+
+    torch.set_num_threads(args.threads)
+    if args.load:
+        yield args.load.name, DiffusionPolicy.load(args.load)
+        return
+    spec = task.spec
+    budget = spec.budget("small")
+    cfg = get_method_class("bc")().for_task(spec).diffusion
+    if args.lr:
+        cfg = dataclasses.replace(cfg, learning_rate=args.lr, min_lr=min(cfg.min_lr, args.lr))
+    if args.hidden:
+        cfg = dataclasses.replace(cfg, hidden_dims=tuple(int(w) for w in args.hidden.split(",")))
+    if args.residual:
+        cfg = dataclasses.replace(cfg, residual=True)
+    ds = ensure_dataset(task).subset(budget.n_demos)
+    for steps in (int(s) for s in args.steps.split(",")):
+        t0 = time.perf_counter()
+        policy = pretrain_policy(ds.observations, ds.actions, horizon=spec.chunk.horizon,
+                                 act_steps=spec.chunk.act_steps, cfg=cfg, steps=steps,
+                                 batch_size=budget.batch_size, seed=args.seed)
+        print(f"pretrained {steps} steps in {time.perf_counter() - t0:.0f} s", flush=True)
+        if args.save:
+            policy.save(args.save / str(steps))
+        yield f"{steps} steps", policy
+
+
+def variants(policy: Any, args: argparse.Namespace) -> Iterator[str]:
+    """Set ``policy`` to each ``--variants`` sampler / executed-steps pair in turn (seeding
+    torch with ``--seed`` before each) and yield its name; restores the policy after."""
+    import torch
+
+    base_cfg, base_steps = policy.model.cfg, policy.act_steps
+    pairs = ([(base_cfg.pretrained_sampler, base_steps)] if not args.variants else
+             [(v.split(":")[0], int(v.split(":")[1])) for v in args.variants.split(",")])
+    try:
+        for sampler, executed in pairs:
+            policy.model.cfg = dataclasses.replace(base_cfg, pretrained_sampler=sampler)
+            policy.act_steps = executed
+            torch.manual_seed(args.seed)
+            yield f"{sampler} x{executed}"
+    finally:
+        policy.model.cfg, policy.act_steps = base_cfg, base_steps
