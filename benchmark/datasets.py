@@ -374,7 +374,6 @@ def build_dataset(task: Task, progress: Progress = SILENT, force: bool = False) 
     Returns:
         The loaded dataset (verified against the spec's hash when the spec has one).
     """
-
     spec = task.spec
     final = dataset_path(spec.dataset_id)
     with dataset_lock(spec.dataset_id):

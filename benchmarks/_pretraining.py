@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,28 @@ def checkpoints(task: Any, args: argparse.Namespace) -> Iterator[tuple[str, Any]
         if args.save:
             policy.save(args.save / str(steps))
         yield f"{steps} steps", policy
+
+
+def expert_actor(task: Any, env: Any) -> Callable[[Any, int, dict], list]:
+    """``act(obs, episode, state)`` for the task's scripted expert: episode ``i``
+    demonstrates mode ``i % n_modes`` with ``np.random.default_rng(i)``; ``state`` (one dict
+    per episode) holds the expert made at its first step, after the env's reset."""
+    import numpy as np
+
+    modes = task.spec.modes
+
+    def act(obs: Any, episode: int, state: dict) -> list:
+        if "expert" not in state:
+            state["expert"] = task.make_expert(env, modes[episode % len(modes)],
+                                               np.random.default_rng(episode))
+        return [state["expert"](obs)]
+
+    return act
+
+
+def policy_actor(policy: Any) -> Callable[[Any, int, dict], Any]:
+    """``act(obs, episode, state)`` for a policy: its next chunk, (act_steps, act_dim)."""
+    return lambda obs, episode, state: policy.act(obs[None])[0]
 
 
 def variants(policy: Any, args: argparse.Namespace) -> Iterator[str]:

@@ -16,7 +16,7 @@ import argparse
 from collections import Counter
 
 import numpy as np
-from _pretraining import add_pretraining_args, checkpoints, variants
+from _pretraining import add_pretraining_args, checkpoints, expert_actor, policy_actor, variants
 
 
 def run_episodes(env, act, n: int, max_steps: int, seed0: int = 900) -> list[dict]:
@@ -77,19 +77,12 @@ def main() -> None:
     task = get_task(args.task)
     spec = task.spec
     env = task.make_env()
-
-    def expert_act(obs, i, state):
-        if "expert" not in state:
-            state["expert"] = task.make_expert(env, spec.modes[i % len(spec.modes)],
-                                               np.random.default_rng(i))
-        return [state["expert"](obs)]
-
-    print(summarise("expert", run_episodes(env, expert_act, args.episodes,
+    print(summarise("expert", run_episodes(env, expert_actor(task, env), args.episodes,
                                            spec.max_episode_steps)), flush=True)
     for name, policy in checkpoints(task, args):
         for variant in variants(policy, args):
-            rows = run_episodes(env, lambda o, i, s, p=policy: p.act(o[None])[0],
-                                args.episodes, spec.max_episode_steps)
+            rows = run_episodes(env, policy_actor(policy), args.episodes,
+                                spec.max_episode_steps)
             print(summarise(f"{name}, {variant}", rows), flush=True)
 
 

@@ -24,21 +24,23 @@ import argparse
 from collections import Counter
 
 import numpy as np
-from _pretraining import add_pretraining_args, checkpoints, variants
+from _pretraining import add_pretraining_args, checkpoints, expert_actor, policy_actor, variants
 
 NEAR = 0.03  # metres, horizontal: "over the cube"
 
 
-def run_episode(env, act, seed: int) -> dict:
-    """One closed-loop episode; ``act(obs) -> (k, act_dim)`` actions to execute in order."""
+def run_episode(env, act, episode: int, seed: int) -> dict:
+    """One closed-loop episode; ``act(obs, episode, state) -> (k, act_dim)`` actions to
+    execute in order (``state``: one dict for the episode)."""
     obs, _ = env.reset(seed=seed)
+    state: dict = {}
     core = env.unwrapped
     eef, near_step, held = [], None, False
     info: dict = {}
     t = 0
     done = False
     while not done:
-        for a in act(obs):
+        for a in act(obs, episode, state):
             obs, _, term, trunc, info = env.step(a)
             t += 1
             s = core.state()
@@ -89,27 +91,17 @@ def main() -> None:
     from benchmark.registry import get_task
 
     task = get_task(args.task)
-    spec = task.spec
     env = task.make_env()
     seeds = [900 + i for i in range(args.episodes)]
     if not args.no_expert:
-        rows = []
-        for i, seed in enumerate(seeds):
-            holder: dict = {}
-
-            def expert_act(obs, holder=holder, i=i):
-                if "expert" not in holder:
-                    holder["expert"] = task.make_expert(env, spec.modes[i % len(spec.modes)],
-                                                        np.random.default_rng(i))
-                return [holder["expert"](obs)]
-
-            rows.append(run_episode(env, expert_act, seed))
-        print(summarise("expert", rows), flush=True)
+        act = expert_actor(task, env)
+        print(summarise("expert", [run_episode(env, act, i, s) for i, s in enumerate(seeds)]),
+              flush=True)
     for name, policy in checkpoints(task, args):
         for variant in variants(policy, args):
-            rows = [run_episode(env, lambda o, p=policy: p.act(o[None])[0], s) for s in seeds]
+            act = policy_actor(policy)
+            rows = [run_episode(env, act, i, s) for i, s in enumerate(seeds)]
             print(summarise(f"{name} {variant}", rows), flush=True)
-
 
 if __name__ == "__main__":
     main()
