@@ -24,10 +24,18 @@ def add_pretraining_args(ap: argparse.ArgumentParser, steps: str) -> None:
     ap.add_argument("--lr", type=float, default=None, help="pretraining learning rate")
     ap.add_argument("--hidden", default=None, help="backbone widths, e.g. 512,512,512")
     ap.add_argument("--residual", action="store_true", help="DPPO's residual MLP blocks")
+    ap.add_argument("--cond-mlp", default=None,
+                    help="observation-embedding MLP widths (DPPO's cond_mlp_dims), e.g. 128,128")
+    ap.add_argument("--only-mode", default=None,
+                    help="pretrain on the demonstrations of this mode only (same count)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--save", type=Path, default=None, help="write each checkpoint here/<steps>")
     ap.add_argument("--load", type=Path, default=None, help="evaluate this checkpoint instead")
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    return tuple(int(w) for w in text.split(","))
 
 
 def checkpoints(task: Any, args: argparse.Namespace) -> Iterator[tuple[str, Any]]:
@@ -35,7 +43,8 @@ def checkpoints(task: Any, args: argparse.Namespace) -> Iterator[tuple[str, Any]
 
     The backbone is the one ``bench evaluate --method bc`` uses for the task (its family
     defaults), with ``--lr`` / ``--hidden`` / ``--residual`` applied; the demonstrations are
-    the small tier's, the batch size the small tier's.
+    the small tier's (``--only-mode``: the first ``n_demos`` of that mode), the batch size
+    the small tier's.
     """
     import torch
 
@@ -54,13 +63,23 @@ def checkpoints(task: Any, args: argparse.Namespace) -> Iterator[tuple[str, Any]
     if args.lr:
         cfg = dataclasses.replace(cfg, learning_rate=args.lr, min_lr=min(cfg.min_lr, args.lr))
     if args.hidden:
-        cfg = dataclasses.replace(cfg, hidden_dims=tuple(int(w) for w in args.hidden.split(",")))
+        cfg = dataclasses.replace(cfg, hidden_dims=_widths(args.hidden))
     if args.residual:
         cfg = dataclasses.replace(cfg, residual=True)
-    ds = ensure_dataset(task).subset(budget.n_demos)
+    if args.cond_mlp:
+        cfg = dataclasses.replace(cfg, cond_mlp_dims=_widths(args.cond_mlp))
+    ds = ensure_dataset(task)
+    if args.only_mode:
+        if args.only_mode not in spec.modes:
+            raise SystemExit(f"--only-mode: {args.only_mode!r} is not one of {spec.modes}")
+        keep = [i for i, m in enumerate(ds.modes) if m == args.only_mode][:budget.n_demos]
+        obs, acts = [ds.observations[i] for i in keep], [ds.actions[i] for i in keep]
+    else:
+        ds = ds.subset(budget.n_demos)
+        obs, acts = ds.observations, ds.actions
     for steps in (int(s) for s in args.steps.split(",")):
         t0 = time.perf_counter()
-        policy = pretrain_policy(ds.observations, ds.actions, horizon=spec.chunk.horizon,
+        policy = pretrain_policy(obs, acts, horizon=spec.chunk.horizon,
                                  act_steps=spec.chunk.act_steps, cfg=cfg, steps=steps,
                                  batch_size=budget.batch_size, seed=args.seed)
         print(f"pretrained {steps} steps in {time.perf_counter() - t0:.0f} s", flush=True)

@@ -8,6 +8,7 @@ line outside both gates, with the distance to the nearest gate centre), ``timeou
 how far it got). Also reports the forward speed over the first 2 s.
 
     python benchmarks/anymal_diagnosis.py --steps 8000,24000 --variants ddpm:4,ddpm:2 --threads 2
+    python benchmarks/anymal_diagnosis.py --only-mode left --cond-mlp 128,128 --threads 2
 """
 
 from __future__ import annotations
@@ -47,7 +48,10 @@ def run_episodes(env, act, n: int, max_steps: int, seed0: int = 900) -> list[dic
         k = min(100, t)
         rows.append({"kind": kind, "mode": info["mode"], "len": t, "x": xs[-1],
                      "speed": xs[k - 1] / (k * env.unwrapped.control_dt),
-                     "gate_error": info["gate_error"]})
+                     "gate_error": info["gate_error"],
+                     "between": kind == "missed gate" and bool(
+                         env.unwrapped.gates[1] < env.unwrapped.base_position()[1]
+                         < env.unwrapped.gates[0])})
     return rows
 
 
@@ -58,7 +62,8 @@ def summarise(name: str, rows: list[dict]) -> str:
     missed = [r["gate_error"] for r in rows if r["kind"] == "missed gate"]
     timeouts = [r["x"] for r in rows if r["kind"] == "timeout"]
     return (f"{name:>24}: success {kinds['success']}/{len(rows)} {dict(modes)}  fell "
-            f"{kinds['fell']}  missed gate {len(missed)} (median gate error "
+            f"{kinds['fell']}  missed gate {len(missed)} ({sum(r['between'] for r in rows)} "
+            f"between the gates; median gate error "
             f"{np.median(missed) if missed else float('nan'):.2f} m)  timeout {len(timeouts)} "
             f"(median x {np.median(timeouts) if timeouts else float('nan'):.2f} m)  speed "
             f"{np.mean([r['speed'] for r in rows]):.2f} m/s")
