@@ -38,7 +38,9 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=None, help="write the site here and keep it")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="also print the build's N most expensive functions (cProfile, "
-                         "cumulative time; the timed build is a separate, unprofiled one)")
+                         "see --profile-sort; the timed build is a separate, unprofiled one)")
+    ap.add_argument("--profile-sort", default="tottime", choices=("tottime", "cumulative"),
+                    help="order of the profile's functions: own time or time including callees")
     args = ap.parse_args()
 
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -116,7 +118,7 @@ def main() -> None:
                          else (None, "unknown task"),
                          method_lookup=lambda m: MethodCard(m, True, "1", f"synthetic {m}",
                                                             "synthetic"))
-            pstats.Stats(prof).sort_stats("tottime").print_stats(args.profile)
+            pstats.Stats(prof).sort_stats(args.profile_sort).print_stats(args.profile)
         if args.compare_client:
             t0 = time.perf_counter()
             slow = read_results_client(uri)

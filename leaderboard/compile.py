@@ -412,13 +412,24 @@ def _group_stats(task: str, label: str, tier: str, spec: TaskSpec,
     cols = names + [schema.level_metric(m, lv.name) for lv in level_objs
                     for m in (schema.SUCCESS_RATE, schema.MODE_COUNT)]
     mat = np.full((len(rows), len(cols)), np.nan)
+    # per column, parsed once: the name, the plain name standing in for a nominal level, and
+    # the level whose zero success makes the column undefined for a seed (None: never)
+    col_info = []
+    for name in cols:
+        base, _, level = name.partition("/")
+        col_info.append((name, name.split("/")[0] if "/nominal" in name else None,
+                         (level or None) if base in UNDEFINED_WITHOUT_SUCCESS else False))
     for i, r in enumerate(rows):
-        for j, name in enumerate(cols):
-            v = r.metrics.get(name)
-            if v is None and "/nominal" in name:  # nominal level = the plain metric
-                v = r.metrics.get(name.split("/")[0])
-            if v is not None and math.isfinite(v) and not _undefined(r, name):
-                mat[i, j] = v
+        get = r.metrics.get
+        for j, (name, plain, undefined_at) in enumerate(col_info):
+            v = get(name)
+            if v is None and plain is not None:  # nominal level = the plain metric
+                v = get(plain)
+            if v is None or not math.isfinite(v):
+                continue
+            if undefined_at is not False and r.metric(schema.SUCCESS_RATE, undefined_at) == 0.0:
+                continue
+            mat[i, j] = v
     ests = _finite_estimates(mat)
     cells: dict[str, Estimate | None] = dict(zip(keys, ests[: len(keys)], strict=True))
     dists = [r.nominal_distribution() for r in rows if "nominal" in r.mode_distribution]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections import Counter, defaultdict
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -386,15 +385,19 @@ def to_mode_csv(lb: Leaderboard) -> str:
         for task in tb.tasks:
             for g in task.rows:
                 label = spreadsheet_safe(g.label)
-                totals: dict[str, Counter] = defaultdict(Counter)
-                present: dict[str, Counter] = defaultdict(Counter)
+                # plain dicts, not Counter.update: this loop runs over every (run, level, mode)
+                totals: dict[str, dict[str, int]] = {}
+                present: dict[str, dict[str, int]] = {}
                 for r in g.results:
                     levels = list(r.mode_distribution.items())
                     if r.pretrain_mode_distribution is not None:
                         levels.append(("pretrained", r.pretrain_mode_distribution))
                     for level, counts in levels:
-                        totals[level].update(counts)
-                        present[level].update(m for m, c in counts.items() if c > 0)
+                        total = totals.setdefault(level, {})
+                        seen = present.setdefault(level, {})
+                        for mode, count in counts.items():
+                            total[mode] = total.get(mode, 0) + count
+                            seen[mode] = seen.get(mode, 0) + (count > 0)
                 for level, counts in totals.items():
                     total = sum(counts.values())
                     for mode, count in sorted(counts.items()):

@@ -135,6 +135,9 @@ def _json_tag(tags: Mapping[str, str], key: str, default: Any) -> Any:
 def _counts(obj: Any, key: str) -> dict[str, int]:
     if not isinstance(obj, dict):
         raise MalformedRunError(f"tag {key}: expected a JSON object of counts")
+    # fast path, the common case: JSON objects have str keys; plain non-negative ints
+    if all(type(c) is int and c >= 0 for c in obj.values()):
+        return obj
     out: dict[str, int] = {}
     for label, count in obj.items():
         if isinstance(count, bool) or not isinstance(count, (int, float)) or count < 0 \

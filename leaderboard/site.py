@@ -20,22 +20,26 @@ and the SVG files escape their own text (:func:`leaderboard.plots.esc`).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import multiprocessing
+import os
 import re
 import shutil
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import numpy as np
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from benchmark import schema
 from benchmark.metrics import Estimate
+from benchmark.paths import cache_root
 from benchmark.spec import short_hash
 from leaderboard import exports, plots
 from leaderboard.bundle import bundle_lines
@@ -67,9 +71,23 @@ def slug(name: str) -> str:
     return clean if clean == name else f"{clean}-{short_hash(name, 6)}"
 
 
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept under the cache root (``MODEBENCH_CACHE``): compiling the
+    templates is a quarter of a second of every build. Jinja checks each template's source
+    checksum, so an edited template is recompiled; no cache where the folder is not writable
+    (the site is the same either way)."""
+    folder = cache_root() / "jinja"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder)) if os.access(folder, os.W_OK) else None
+
+
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        bytecode_cache=_bytecode_cache(),
         autoescape=True,  # every template, whatever its extension
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -86,17 +104,18 @@ def _env() -> jinja2.Environment:
 
 def _est_html(est: Estimate | None, key: str = "", best: str | None = None) -> Markup:
     """A cell: value (bold when it is the column's best), CI in small grey text, n on hover."""
+    # f-strings over escaped parts, not Markup.format: the same HTML at a third of the cost
+    # (tens of thousands of cells on a large board)
     if est is None:
         return Markup('<span class="na" title="not logged">–</span>')
-    v = exports.fmt(key, est.value)
-    value = Markup("<strong>{}</strong>").format(v) if best == v else v
+    v = escape(exports.fmt(key, est.value))
+    value = f"<strong>{v}</strong>" if best == v else v
     if not exports.ci_meaningful(est):
-        return Markup('<span class="v">{}</span> <span class="ci" title="a bootstrap interval '
-                      'over {} seed(s) cannot vary: not shown">(n={})</span>').format(
-                          value, est.n, est.n)
-    return Markup('<span class="v">{}</span> <span class="ci" title="95% bootstrap CI, n={}">'
-                  "[{}, {}]</span>").format(value, est.n, exports.fmt(key, est.ci_low),
-                                            exports.fmt(key, est.ci_high))
+        return Markup(f'<span class="v">{value}</span> <span class="ci" title="a bootstrap '
+                      f'interval over {est.n} seed(s) cannot vary: not shown">(n={est.n})</span>')
+    return Markup(f'<span class="v">{value}</span> <span class="ci" title="95% bootstrap CI, '
+                  f'n={est.n}">[{escape(exports.fmt(key, est.ci_low))}, '
+                  f"{escape(exports.fmt(key, est.ci_high))}]</span>")
 
 
 def _poi_style(est: Estimate) -> str:
@@ -382,6 +401,15 @@ def build_site(lb: Leaderboard, out: Path) -> dict[str, Path]:
         if (out / sub).is_dir():
             shutil.rmtree(out / sub)
         (out / sub).mkdir(parents=True, exist_ok=True)
+    exports_job = _ExportsJob(lb, out)
+    try:
+        return _write_pages(lb, out) | exports_job.finish()
+    finally:
+        exports_job.join()
+
+
+def _write_pages(lb: Leaderboard, out: Path) -> dict[str, Path]:
+    """Every HTML page, plot and the BibTeX file; returns the index's path."""
     env = _env()
     labels = sorted({g.label for g in lb.groups()})
     colors = plots.color_map(labels)
@@ -430,16 +458,71 @@ def build_site(lb: Leaderboard, out: Path) -> dict[str, Path]:
         **common, root="", specs=_known_specs(), retired=[tuple(v) for v in retired.values()],
         title="Task versions · modebench")
     (out / "versions.html").write_text(html, encoding="utf-8")
-    written = {"index": out / "index.html"}
-    for name, text in (("leaderboard.tex", exports.to_latex(lb)),
-                       ("leaderboard_wide.tex", exports.to_latex(lb, wide=True)),
-                       *((f"leaderboard_{key}.tex", exports.to_latex_metric(lb, key))
-                         for key in LATEX_METRIC_TABLES),
-                       ("leaderboard.md", exports.to_markdown(lb)),
-                       ("leaderboard.csv", exports.to_csv(lb)),
-                       ("leaderboard_seeds.csv", exports.to_seed_csv(lb)),
-                       ("leaderboard_modes.csv", exports.to_mode_csv(lb)),
-                       ("results.jsonl", _bundle_text(lb))):
-        (out / name).write_text(text, encoding="utf-8")
-        written[name] = out / name
-    return written
+    return {"index": out / "index.html"}
+
+
+def _exports() -> list[tuple[str, Callable[[Leaderboard], str]]]:
+    """(file name, writer) of every export: LaTeX, Markdown, CSVs and the result bundle."""
+    return [("leaderboard.tex", exports.to_latex),
+            ("leaderboard_wide.tex", functools.partial(exports.to_latex, wide=True)),
+            *((f"leaderboard_{key}.tex", functools.partial(exports.to_latex_metric, key=key))
+              for key in LATEX_METRIC_TABLES),
+            ("leaderboard.md", exports.to_markdown),
+            ("leaderboard.csv", exports.to_csv),
+            ("leaderboard_seeds.csv", exports.to_seed_csv),
+            ("leaderboard_modes.csv", exports.to_mode_csv),
+            ("results.jsonl", _bundle_text)]
+
+
+def _write_exports(lb: Leaderboard, out: Path) -> None:
+    for name, write in _exports():
+        (out / name).write_text(write(lb), encoding="utf-8")
+
+
+PARALLEL_EXPORTS_MIN_RUNS = 2000
+"""From this many seed runs on, the exports are written by a forked process while the pages
+render (about a second of a 10,000-run build, on two cores); below it a fork costs more than
+it saves."""
+
+
+class _ExportsJob:
+    """The exports of one build, written by a forked child process where that pays (POSIX,
+    two or more cores, a large board), else in this process when :meth:`finish` is called.
+    Either way the files are byte-identical; if the child fails, :meth:`finish` writes them
+    again here, so a real error surfaces with its own traceback."""
+
+    def __init__(self, lb: Leaderboard, out: Path, parallel: bool | None = None) -> None:
+        self.lb, self.out, self.proc = lb, out, None
+        if parallel is None:
+            parallel = (n_runs(lb) >= PARALLEL_EXPORTS_MIN_RUNS and _usable_cores() >= 2
+                        and "fork" in multiprocessing.get_all_start_methods())
+        if parallel:
+            # fork: the child shares the compiled board (nothing is pickled) and only writes
+            self.proc = multiprocessing.get_context("fork").Process(
+                target=_write_exports, args=(lb, out), name="leaderboard-exports")
+            self.proc.start()
+
+    def join(self) -> None:
+        """Wait for the child, if any (after an error in the parent too: no orphan)."""
+        if self.proc is not None:
+            self.proc.join()
+
+    def finish(self) -> dict[str, Path]:
+        """Wait for the exports (writing them here without a child, or after its failure)
+        and return name -> path."""
+        self.join()
+        if self.proc is None or self.proc.exitcode != 0:
+            _write_exports(self.lb, self.out)
+        return {name: self.out / name for name, _ in _exports()}
+
+
+def n_runs(lb: Leaderboard) -> int:
+    """Number of seed runs on the board."""
+    return sum(len(g.results) for g in lb.groups())
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1

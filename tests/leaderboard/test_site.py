@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import leaderboard.site as site_module
 from leaderboard import exports
 from leaderboard.bundle import parse_bundle
 from leaderboard.compile import compile_leaderboard
@@ -357,3 +358,36 @@ def test_no_empty_improvement_matrices_without_a_common_task(tmp_path, results, 
     build_site(compile_leaderboard(apart, lookup, method_lookup), tmp_path / "s")
     index = (tmp_path / "s" / "index.html").read_text()
     assert "Probability of improvement" not in index
+
+
+def _normalised_exports(folder: Path) -> dict[str, str]:
+    # the build time is the only thing two builds of one board may differ in
+    built = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC")
+    return {p.name: built.sub("<time>", p.read_text(encoding="utf-8"))
+            for p in sorted(folder.iterdir()) if p.is_file() and p.suffix != ".css"}
+
+
+def test_exports_written_by_a_forked_process_are_the_serial_ones(tmp_path, results, lookup,
+                                                                  monkeypatch):
+    lb = compile_leaderboard(results, lookup, method_lookup)
+    monkeypatch.setattr(site_module, "PARALLEL_EXPORTS_MIN_RUNS", 10**9)
+    serial = build_site(lb, tmp_path / "serial")
+    monkeypatch.setattr(site_module, "PARALLEL_EXPORTS_MIN_RUNS", 0)
+    monkeypatch.setattr(site_module, "_usable_cores", lambda: 2)
+    forked = build_site(lb, tmp_path / "forked")
+    assert [p.name for p in serial.values()] == [p.name for p in forked.values()]
+    assert len(serial) == 1 + len(site_module._exports())
+    assert _normalised_exports(tmp_path / "forked") == _normalised_exports(tmp_path / "serial")
+
+
+def test_a_failing_export_in_the_forked_process_raises_its_own_error(tmp_path, results, lookup,
+                                                                     monkeypatch):
+    def broken(lb):
+        raise ValueError("an export failed")
+
+    monkeypatch.setattr(site_module.exports, "to_seed_csv", broken)
+    lb = compile_leaderboard(results, lookup, method_lookup)
+    job = site_module._ExportsJob(lb, tmp_path, parallel=True)
+    with pytest.raises(ValueError, match="an export failed"):
+        job.finish()
+    assert job.proc is not None and job.proc.exitcode != 0
