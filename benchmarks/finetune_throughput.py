@@ -1,6 +1,6 @@
 """Fine-tuning throughput of the built-in RL methods, and where the time goes.
 
-For each requested tier of ``avoid`` (default: smoke and small) and each method (dppo,
+For each requested task (default ``avoid``), tier (default: smoke and small) and method (dppo,
 entropy-rl, dsrl, res, bmd, res-bmd, dppo-bmd; dppo-family methods with their task-family
 defaults), pretrains a policy briefly (throughput does not depend on how good it is),
 then runs ``--iterations`` fine-tuning iterations at the tier's sizes (n_envs, decisions per
@@ -11,6 +11,8 @@ separately.
 
     python benchmarks/finetune_throughput.py
     python benchmarks/finetune_throughput.py --tiers small --iterations 10 --methods dppo
+    python benchmarks/finetune_throughput.py --tasks avoid,robosuite-lift,anymal --tiers small \
+        --methods dppo --iterations 3
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def measure(method_id: str, task, tier: str, iterations: int, pretrain_steps: in
     tr = method.last_trainer
     loop = sum(tr.timing.values())
     return {
-        "method": method_id, "tier": tier, "n_envs": budget.n_envs,
+        "task": spec.id, "method": method_id, "tier": tier, "n_envs": budget.n_envs,
         "decisions/iter/env": budget.finetune_steps_per_iter, "iterations": iterations,
         "env_steps": tr.env_steps, "wall_s": wall, "setup_s": wall - loop,
         "env_steps_per_s": tr.env_steps / loop if loop else float("nan"),
@@ -78,6 +80,8 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--pretrain-steps", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--tasks", default="avoid",
+                        help="comma-separated task ids (e.g. avoid,robosuite-lift,anymal)")
     args = parser.parse_args()
 
     import torch
@@ -87,15 +91,15 @@ def main() -> None:
     from benchmark.registry import get_task
 
     torch.set_num_threads(args.threads)
-    task = get_task("avoid")
-    rows = [measure(m, task, t, args.iterations, args.pretrain_steps)
-            for t in args.tiers.split(",") for m in args.methods.split(",")]
-    table = Table(title=f"fine-tuning throughput on {task.spec.id} "
-                        f"({args.iterations} iterations, {args.threads} thread(s))")
-    cols = ["method", "tier", "n_envs", "decisions/iter/env", "env_steps", "env_steps_per_s",
-            "s_per_iter", "env_s", "denoise_s", "update_s", "setup_s"]
+    rows = [measure(m, get_task(name), t, args.iterations, args.pretrain_steps)
+            for name in args.tasks.split(",") for t in args.tiers.split(",")
+            for m in args.methods.split(",")]
+    table = Table(title=f"fine-tuning throughput ({args.iterations} iterations, "
+                        f"{args.threads} thread(s))")
+    cols = ["task", "method", "tier", "n_envs", "decisions/iter/env", "env_steps",
+            "env_steps_per_s", "s_per_iter", "env_s", "denoise_s", "update_s", "setup_s"]
     for c in cols:
-        table.add_column(c, justify="left" if c in ("method", "tier") else "right")
+        table.add_column(c, justify="left" if c in ("task", "method", "tier") else "right")
     for r in rows:
         loop = r["env_s"] + r["denoise_s"] + r["update_s"]
         cells = []
