@@ -59,6 +59,50 @@ def test_deterministic_ddim_is_a_function_of_the_initial_noise(tiny_policy):
     assert not torch.allclose(a, c)
 
 
+def _inline_update(cfg, x, eps, alpha, alpha_prev, eta):
+    """The update with every schedule factor computed in place (as before issue 18)."""
+    sqrt_one_minus_alpha = (1.0 - alpha).sqrt()
+    x_recon = (x - sqrt_one_minus_alpha * eps) / alpha.sqrt()
+    if cfg.denoised_clip_value is not None:
+        x_recon = x_recon.clamp(-cfg.denoised_clip_value, cfg.denoised_clip_value)
+        eps = (x - alpha.sqrt() * x_recon) / sqrt_one_minus_alpha
+    if cfg.eps_clip_value is not None:
+        eps = eps.clamp(-cfg.eps_clip_value, cfg.eps_clip_value)
+    eta_t = torch.as_tensor(eta, dtype=x.dtype)
+    sigma = (eta_t * ((1 - alpha_prev) / (1 - alpha) * (1 - alpha / alpha_prev)).sqrt()
+             ).clamp(min=1e-10)
+    dir_coef = (1.0 - alpha_prev - sigma ** 2).clamp(min=0).sqrt()
+    return alpha_prev.sqrt() * x_recon + dir_coef * eps, sigma
+
+
+@pytest.mark.parametrize("cfg", [DiffusionConfig(hidden_dims=(16,)),
+                                 DiffusionConfig(hidden_dims=(16,), denoised_clip_value=None,
+                                                 eps_clip_value=1.0)])
+def test_precomputed_schedule_factors_give_bit_identical_updates(cfg):
+    """Issue 18: the schedule's factors are computed once per schedule, not per step; every
+    DDPM and DDIM update (int and tensor indices, scalar and per-row eta) stays bit-identical
+    to computing them in place."""
+    import copy
+
+    m = Diffusion(3, 4, 2, cfg)
+    gen = torch.Generator().manual_seed(0)
+    x, eps = torch.randn(6, 8, generator=gen), torch.randn(6, 8, generator=gen)
+    ac = m.alphas_cumprod
+    for t in range(cfg.denoising_steps):
+        a_prev = ac[t - 1] if t > 0 else torch.ones(())
+        got = m._update(x, eps, m.ddpm_coefs.at(t), 1.0)
+        for g, w in zip(got, _inline_update(cfg, x, eps, ac[t], a_prev, 1.0), strict=True):
+            assert torch.equal(g, w)
+    m.actor_ft, m.ft_denoising_steps = copy.deepcopy(m.actor), 3
+    index = torch.tensor([7, 8, 9, 9, 8, 7])
+    eta = torch.rand(6, 1, generator=gen)
+    got = m._update(x, eps, m.ddim_coefs.at(index), eta)
+    want = _inline_update(cfg, x, eps, m.ddim_alphas[index][:, None],
+                          m.ddim_alphas_prev[index][:, None], eta)
+    for g, w in zip(got, want, strict=True):
+        assert torch.equal(g, w)
+
+
 def test_ancestral_step_is_the_ddpm_posterior():
     """Each step of ``sample_ancestral`` draws from q(x_{t-1} | x_t, x0): DDPM's mean/variance."""
     m = Diffusion(4, 4, 2, DiffusionConfig(denoising_steps=20, denoised_clip_value=None))
