@@ -9,6 +9,7 @@ how far it got). Also reports the forward speed over the first 2 s.
 
     python benchmarks/anymal_diagnosis.py --steps 8000,24000 --variants ddpm:4,ddpm:2 --threads 2
     python benchmarks/anymal_diagnosis.py --only-mode left --cond-mlp 128,128 --threads 2
+    python benchmarks/anymal_diagnosis.py --cond-mlp 128,128 --routes --threads 2
 """
 
 from __future__ import annotations
@@ -69,12 +70,52 @@ def summarise(name: str, rows: list[dict]) -> str:
             f"{np.mean([r['speed'] for r in rows]):.2f} m/s")
 
 
+def route_fidelity(policy, task, n_demos: int, times: tuple[int, ...] = (5, 15, 30, 50),
+                   states: int = 50, samples: int = 8, seed: int = 0) -> list[str]:
+    """Open-loop check of the two routes at demonstration states (no closed loop).
+
+    At step ``t`` of ``states`` left and ``states`` right demonstrations (the first
+    ``n_demos``), draws ``samples`` chunks per state with the policy's sampler and compares
+    their executed steps (normalised) with the mean of each route's demonstrated actions
+    at ``t``: the share nearer the state's own route, and the share farther from both means
+    than any demonstration is from its own (off the data's support: a bridge or a blur).
+    """
+    import torch
+
+    from benchmark.datasets import ensure_dataset
+
+    ds = ensure_dataset(task).subset(n_demos)
+    h = policy.act_steps  # the executed steps: what act_from_noise returns
+    torch.manual_seed(seed)
+    lines = []
+    for t in times:
+        chunks = {m: np.array([policy.act_norm.normalize(a[t:t + h]).ravel()
+                               for a, mode in zip(ds.actions, ds.modes, strict=True)
+                               if mode == m and len(a) >= t + h]) for m in ("left", "right")}
+        means = {m: c.mean(0) for m, c in chunks.items()}
+        spread = max(np.linalg.norm(c - means[m], axis=1).max() for m, c in chunks.items())
+        for own, other in (("left", "right"), ("right", "left")):
+            idx = [i for i, m in enumerate(ds.modes) if m == own][:states]
+            obs = np.repeat(np.array([ds.observations[i][t] for i in idx], dtype=np.float32),
+                            samples, axis=0)
+            x = policy.act_from_noise(policy.normalize_obs(obs), policy.initial_noise(len(obs)))
+            got = policy.act_norm.normalize(x).reshape(len(obs), -1)
+            d_own = np.linalg.norm(got - means[own], axis=1)
+            d_other = np.linalg.norm(got - means[other], axis=1)
+            off = np.minimum(d_own, d_other) > spread
+            lines.append(f"step {t:3d}, {own:>5} states: nearer the {own} route "
+                         f"{np.mean(d_own < d_other):.2f}, off-support {np.mean(off):.2f}")
+    return lines
+
+
 def main() -> None:
     """Parse arguments, run the expert, pretrain each budget, print one line per variant."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_pretraining_args(ap, steps="8000")
     ap.add_argument("--task", default="anymal")
     ap.add_argument("--episodes", type=int, default=40)
+    ap.add_argument("--routes", action="store_true",
+                    help="also sample chunks at demonstration states: which route, on support?")
     args = ap.parse_args()
 
     from benchmark.registry import get_task
@@ -89,6 +130,10 @@ def main() -> None:
             rows = run_episodes(env, policy_actor(policy), args.episodes,
                                 spec.max_episode_steps)
             print(summarise(f"{name}, {variant}", rows), flush=True)
+            if args.routes:
+                for line in route_fidelity(policy, task, spec.budget("small").n_demos,
+                                           seed=args.seed):
+                    print(f"{'':>26}{line}", flush=True)
 
 
 if __name__ == "__main__":
