@@ -1,4 +1,5 @@
-"""Typed reads of modebench's tuning environment variables (worker counts)."""
+"""Typed reads of modebench's tuning environment variables (worker counts), and the cores
+this process may use (the default for worker counts)."""
 
 from __future__ import annotations
 
@@ -21,3 +22,10 @@ def positive_int(name: str, default: int = 1) -> int:
     if n < 1:
         raise UsageError(f"{name} must be a positive integer, got {raw!r}")
     return n
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS has one, else all)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

@@ -42,7 +42,8 @@ def checkpoints(task: Any, args: argparse.Namespace) -> Iterator[tuple[str, Any]
     """``(name, policy)`` per ``--steps`` budget (pretrained now) or the ``--load`` checkpoint.
 
     The backbone is the one ``bench evaluate --method bc`` uses for the task (its family
-    defaults), with ``--lr`` / ``--hidden`` / ``--residual`` applied; the demonstrations are
+    defaults), with ``--lr`` / ``--hidden`` / ``--residual`` / ``--cond-mlp`` applied; the
+    demonstrations are
     the small tier's (``--only-mode``: the first ``n_demos`` of that mode), the batch size
     the small tier's.
     """

@@ -390,11 +390,20 @@ with no successful episode, left out of its row's estimate and counted separatel
 logged 0, which reads as "collapsed")."""
 
 
-def _undefined(r: SeedResult, name: str) -> bool:
+def _undefining_level(name: str) -> str | None | bool:
+    """The level (None: nominal) whose zero success makes metric ``name`` undefined for a
+    seed, or False when nothing does."""
     base, _, level = name.partition("/")
-    if base not in UNDEFINED_WITHOUT_SUCCESS:
-        return False
-    return r.metric(schema.SUCCESS_RATE, level or None) == 0.0
+    return (level or None) if base in UNDEFINED_WITHOUT_SUCCESS else False
+
+
+def _undefined_at(r: SeedResult, level: str | None | bool) -> bool:
+    """Whether seed ``r`` has no success at ``level`` (False: never undefined)."""
+    return level is not False and r.metric(schema.SUCCESS_RATE, level) == 0.0
+
+
+def _undefined(r: SeedResult, name: str) -> bool:
+    return _undefined_at(r, _undefining_level(name))
 
 
 def _group_stats(task: str, label: str, tier: str, spec: TaskSpec,
@@ -413,12 +422,9 @@ def _group_stats(task: str, label: str, tier: str, spec: TaskSpec,
                     for m in (schema.SUCCESS_RATE, schema.MODE_COUNT)]
     mat = np.full((len(rows), len(cols)), np.nan)
     # per column, parsed once: the name, the plain name standing in for a nominal level, and
-    # the level whose zero success makes the column undefined for a seed (None: never)
-    col_info = []
-    for name in cols:
-        base, _, level = name.partition("/")
-        col_info.append((name, name.split("/")[0] if "/nominal" in name else None,
-                         (level or None) if base in UNDEFINED_WITHOUT_SUCCESS else False))
+    # the level whose zero success makes the column undefined for a seed
+    col_info = [(name, name.split("/")[0] if "/nominal" in name else None,
+                 _undefining_level(name)) for name in cols]
     for i, r in enumerate(rows):
         get = r.metrics.get
         for j, (name, plain, undefined_at) in enumerate(col_info):
@@ -427,7 +433,7 @@ def _group_stats(task: str, label: str, tier: str, spec: TaskSpec,
                 v = get(plain)
             if v is None or not math.isfinite(v):
                 continue
-            if undefined_at is not False and r.metric(schema.SUCCESS_RATE, undefined_at) == 0.0:
+            if _undefined_at(r, undefined_at):
                 continue
             mat[i, j] = v
     ests = _finite_estimates(mat)

@@ -38,6 +38,7 @@ import numpy as np
 from markupsafe import Markup, escape
 
 from benchmark import schema
+from benchmark.envvars import usable_cores
 from benchmark.metrics import Estimate
 from benchmark.paths import cache_root
 from benchmark.spec import short_hash
@@ -494,7 +495,7 @@ class _ExportsJob:
     def __init__(self, lb: Leaderboard, out: Path, parallel: bool | None = None) -> None:
         self.lb, self.out, self.proc = lb, out, None
         if parallel is None:
-            parallel = (n_runs(lb) >= PARALLEL_EXPORTS_MIN_RUNS and _usable_cores() >= 2
+            parallel = (lb.n_current >= PARALLEL_EXPORTS_MIN_RUNS and usable_cores() >= 2
                         and "fork" in multiprocessing.get_all_start_methods())
         if parallel:
             # fork: the child shares the compiled board (nothing is pickled) and only writes
@@ -514,15 +515,3 @@ class _ExportsJob:
         if self.proc is None or self.proc.exitcode != 0:
             _write_exports(self.lb, self.out)
         return {name: self.out / name for name, _ in _exports()}
-
-
-def n_runs(lb: Leaderboard) -> int:
-    """Number of seed runs on the board."""
-    return sum(len(g.results) for g in lb.groups())
-
-
-def _usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1

@@ -279,11 +279,9 @@ def make_executor(name: str, workers: int | None = None, address: str | None = N
         raise ExecutorError(f"--address is a Ray cluster address; it needs --executor ray "
                             f"(got --executor {name})")
     if name == "local":
-        import os
+        from benchmark.envvars import usable_cores
 
-        cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                 else os.cpu_count() or 1)
-        return LocalExecutor(workers or cores, retries=retries, threads=threads)
+        return LocalExecutor(workers or usable_cores(), retries=retries, threads=threads)
     if name == "ray":
         return RayExecutor(address, workers, retries=retries, threads=threads)
     if name == "inline":

@@ -373,7 +373,7 @@ def test_exports_written_by_a_forked_process_are_the_serial_ones(tmp_path, resul
     monkeypatch.setattr(site_module, "PARALLEL_EXPORTS_MIN_RUNS", 10**9)
     serial = build_site(lb, tmp_path / "serial")
     monkeypatch.setattr(site_module, "PARALLEL_EXPORTS_MIN_RUNS", 0)
-    monkeypatch.setattr(site_module, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(site_module, "usable_cores", lambda: 2)
     forked = build_site(lb, tmp_path / "forked")
     assert [p.name for p in serial.values()] == [p.name for p in forked.values()]
     assert len(serial) == 1 + len(site_module._exports())
