@@ -43,9 +43,8 @@ def checkpoints(task: Any, args: argparse.Namespace) -> Iterator[tuple[str, Any]
 
     The backbone is the one ``bench evaluate --method bc`` uses for the task (its family
     defaults), with ``--lr`` / ``--hidden`` / ``--residual`` / ``--cond-mlp`` applied; the
-    demonstrations are
-    the small tier's (``--only-mode``: the first ``n_demos`` of that mode), the batch size
-    the small tier's.
+    demonstrations are the small tier's (``--only-mode``: the first ``n_demos`` of that mode),
+    the batch size the small tier's.
     """
     import torch
 
