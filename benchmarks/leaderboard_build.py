@@ -41,6 +41,8 @@ def main() -> None:
                          "see --profile-sort; the timed build is a separate, unprofiled one)")
     ap.add_argument("--profile-sort", default="tottime", choices=("tottime", "cumulative"),
                     help="order of the profile's functions: own time or time including callees")
+    ap.add_argument("--profile-callers", default=None, metavar="NAME",
+                    help="with --profile: also print who calls the functions matching NAME")
     args = ap.parse_args()
 
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -118,7 +120,10 @@ def main() -> None:
                          else (None, "unknown task"),
                          method_lookup=lambda m: MethodCard(m, True, "1", f"synthetic {m}",
                                                             "synthetic"))
-            pstats.Stats(prof).sort_stats(args.profile_sort).print_stats(args.profile)
+            stats = pstats.Stats(prof).sort_stats(args.profile_sort)
+            stats.print_stats(args.profile)
+            if args.profile_callers:
+                stats.print_callers(args.profile_callers)
         if args.compare_client:
             t0 = time.perf_counter()
             slow = read_results_client(uri)
