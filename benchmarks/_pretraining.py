@@ -26,6 +26,8 @@ def add_pretraining_args(ap: argparse.ArgumentParser, steps: str) -> None:
     ap.add_argument("--residual", action="store_true", help="DPPO's residual MLP blocks")
     ap.add_argument("--cond-mlp", default=None,
                     help="observation-embedding MLP widths (DPPO's cond_mlp_dims), e.g. 128,128")
+    ap.add_argument("--horizon", default=None,
+                    help="chunk length and executed steps, e.g. 16:8 (default: the task's)")
     ap.add_argument("--only-mode", default=None,
                     help="pretrain on the demonstrations of this mode only (same count)")
     ap.add_argument("--threads", type=int, default=1)
@@ -42,7 +44,8 @@ def checkpoints(task: Any, args: argparse.Namespace) -> Iterator[tuple[str, Any]
     """``(name, policy)`` per ``--steps`` budget (pretrained now) or the ``--load`` checkpoint.
 
     The backbone is the one ``bench evaluate --method bc`` uses for the task (its family
-    defaults), with ``--lr`` / ``--hidden`` / ``--residual`` / ``--cond-mlp`` applied; the
+    defaults), with ``--lr`` / ``--hidden`` / ``--residual`` / ``--cond-mlp`` / ``--horizon``
+    applied; the
     demonstrations are the small tier's (``--only-mode``: the first ``n_demos`` of that mode),
     the batch size the small tier's.
     """
@@ -77,10 +80,12 @@ def checkpoints(task: Any, args: argparse.Namespace) -> Iterator[tuple[str, Any]
     else:
         ds = ds.subset(budget.n_demos)
         obs, acts = ds.observations, ds.actions
+    horizon, act_steps = ((int(v) for v in args.horizon.split(":")) if args.horizon else
+                          (spec.chunk.horizon, spec.chunk.act_steps))
     for steps in (int(s) for s in args.steps.split(",")):
         t0 = time.perf_counter()
-        policy = pretrain_policy(obs, acts, horizon=spec.chunk.horizon,
-                                 act_steps=spec.chunk.act_steps, cfg=cfg, steps=steps,
+        policy = pretrain_policy(obs, acts, horizon=horizon, act_steps=act_steps, cfg=cfg,
+                                 steps=steps,
                                  batch_size=budget.batch_size, seed=args.seed)
         print(f"pretrained {steps} steps in {time.perf_counter() - t0:.0f} s", flush=True)
         if args.save:

@@ -10,6 +10,12 @@ how far it got). Also reports the forward speed over the first 2 s.
     python benchmarks/anymal_diagnosis.py --steps 8000,24000 --variants ddpm:4,ddpm:2 --threads 2
     python benchmarks/anymal_diagnosis.py --only-mode left --cond-mlp 128,128 --threads 2
     python benchmarks/anymal_diagnosis.py --cond-mlp 128,128 --routes --threads 2
+    python benchmarks/anymal_diagnosis.py --switches --threads 2
+
+``--switches`` labels every executed chunk of a closed-loop episode with the route whose
+mean demonstrated actions at that step it is nearer (normalised), for the policy and for
+held-out demonstrations, and counts the changes of label per episode: a policy that commits
+to a route changes it as rarely as the demonstrations do.
 """
 
 from __future__ import annotations
@@ -54,6 +60,62 @@ def run_episodes(env, act, n: int, max_steps: int, seed0: int = 900) -> list[dic
                          env.unwrapped.gates[1] < env.unwrapped.base_position()[1]
                          < env.unwrapped.gates[0])})
     return rows
+
+
+def route_means(policy, task, n_demos: int, steps: int) -> dict[str, np.ndarray]:
+    """Each route's mean normalised action at every step, (steps, act_dim), over the first
+    ``n_demos`` demonstrations that last ``steps`` steps or more."""
+    from benchmark.datasets import ensure_dataset
+
+    ds = ensure_dataset(task).subset(n_demos)
+    return {m: np.mean([policy.act_norm.normalize(a[:steps]) for a, mode
+                        in zip(ds.actions, ds.modes, strict=True)
+                        if mode == m and len(a) >= steps], axis=0) for m in task.spec.modes}
+
+
+def chunk_routes(chunks: list[np.ndarray], means: dict[str, np.ndarray], policy) -> str:
+    """One letter per chunk (the route's initial): the route whose mean actions over the
+    chunk's steps are nearer; ``chunks`` are consecutive executed chunks from step 0."""
+    out, t = [], 0
+    steps = min(len(v) for v in means.values())
+    for c in chunks:
+        if t + len(c) > steps:
+            break
+        x = policy.act_norm.normalize(c).ravel()
+        out.append(min(means, key=lambda m: np.linalg.norm(x - means[m][t:t + len(c)].ravel()))[0])
+        t += len(c)
+    return "".join(out)
+
+
+def switch_counts(env, policy, task, n: int, steps: int = 200, seed0: int = 900
+                  ) -> tuple[list[int], list[int]]:
+    """Route changes between consecutive chunks: ``n`` closed-loop policy episodes, and
+    ``n`` demonstrations held out of the small tier's (cut into the policy's executed steps)."""
+    from benchmark.datasets import ensure_dataset
+
+    n_demos = task.spec.budget("small").n_demos
+    means = route_means(policy, task, n_demos, steps)
+    policy_counts = []
+    for i in range(n):
+        obs, _ = env.reset(seed=seed0 + i)
+        chunks, done = [], False
+        while not done:
+            chunk = policy.act(obs[None])[0]
+            chunks.append(chunk)
+            for a in chunk:
+                obs, _, term, trunc, _ = env.step(a)
+                if term or trunc:
+                    done = True
+                    break
+        labels = chunk_routes(chunks, means, policy)
+        policy_counts.append(sum(a != b for a, b in zip(labels, labels[1:], strict=False)))
+    ds = ensure_dataset(task)
+    h = policy.act_steps
+    demo_counts = []
+    for a in ds.actions[n_demos:n_demos + n]:
+        labels = chunk_routes([a[t:t + h] for t in range(0, len(a) - h + 1, h)], means, policy)
+        demo_counts.append(sum(x != y for x, y in zip(labels, labels[1:], strict=False)))
+    return policy_counts, demo_counts
 
 
 def summarise(name: str, rows: list[dict]) -> str:
@@ -108,6 +170,13 @@ def route_fidelity(policy, task, n_demos: int, times: tuple[int, ...] = (5, 15, 
     return lines
 
 
+def torch_seed(seed: int) -> None:
+    """Seed torch's global generator (the policy's sampler draws from it)."""
+    import torch
+
+    torch.manual_seed(seed)
+
+
 def main() -> None:
     """Parse arguments, run the expert, pretrain each budget, print one line per variant."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -116,6 +185,8 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=40)
     ap.add_argument("--routes", action="store_true",
                     help="also sample chunks at demonstration states: which route, on support?")
+    ap.add_argument("--switches", action="store_true",
+                    help="also count route changes between chunks (policy vs demonstrations)")
     args = ap.parse_args()
 
     from benchmark.registry import get_task
@@ -134,6 +205,13 @@ def main() -> None:
                 for line in route_fidelity(policy, task, spec.budget("small").n_demos,
                                            seed=args.seed):
                     print(f"{'':>26}{line}", flush=True)
+            if args.switches:
+                torch_seed(args.seed)
+                got, demos = switch_counts(env, policy, task, args.episodes)
+                print(f"{'':>26}route changes per episode (first 200 steps): policy mean "
+                      f"{np.mean(got):.1f} (none in {got.count(0)}/{len(got)}), held-out "
+                      f"demonstrations {np.mean(demos):.1f} (none in {demos.count(0)}/"
+                      f"{len(demos)})", flush=True)
 
 
 if __name__ == "__main__":
