@@ -24,7 +24,9 @@ Steps (:func:`compile_leaderboard`):
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import multiprocessing
 import re
 import time
 from collections import defaultdict
@@ -32,10 +34,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 import numpy as np
 
 from benchmark import metrics, mode_metrics, schema
+from benchmark.envvars import usable_cores
 from benchmark.metrics import Estimate
 from benchmark.spec import TIERS, TaskSpec
 from leaderboard.records import SeedResult
@@ -406,13 +410,18 @@ def _undefined(r: SeedResult, name: str) -> bool:
     return _undefined_at(r, _undefining_level(name))
 
 
-def _group_stats(task: str, label: str, tier: str, spec: TaskSpec,
-                 results: Sequence[SeedResult]) -> GroupStats:
+def _latest_per_seed(results: Sequence[SeedResult]) -> list[SeedResult]:
+    """One result per seed, the latest re-run (by start time, then run id), seed order."""
     latest: dict[int, SeedResult] = {}
     for r in sorted(results, key=lambda r: (r.start_time, r.run_id)):
         latest[r.seed] = r  # the latest re-run of a seed wins
-    seeds = tuple(sorted(latest))
-    rows = [latest[s] for s in seeds]
+    return [latest[s] for s in sorted(latest)]
+
+
+def _group_stats(task: str, label: str, tier: str, spec: TaskSpec,
+                 results: Sequence[SeedResult]) -> GroupStats:
+    rows = _latest_per_seed(results)
+    seeds = tuple(r.seed for r in rows)
     across = (schema.MODE_STABILITY, schema.LATENT_MAP_AGREEMENT)  # from several seeds
     names = [m for _, m, _, _ in METRICS + EXTRA_METRICS if m not in across]
     keys = [k for k, m, _, _ in METRICS + EXTRA_METRICS if m not in across]
@@ -462,6 +471,59 @@ def _group_stats(task: str, label: str, tier: str, spec: TaskSpec,
     return GroupStats(task, rows[0].method, label, tier, seeds, cells, tuple(levels), ordered,
                       tuple(rows), superseded=len(results) - len(rows), progress=progress,
                       n_no_success=no_success)
+
+
+PARALLEL_STATS_MIN_RUNS = 2000
+"""From this many results on (and with two usable cores and ``fork``), a forked child
+computes the statistics of part of the groups while this process computes the rest
+(measured: 10,200 runs, see ``benchmarks/leaderboard_build.py``)."""
+
+_Groups = Sequence[tuple[tuple[str, str, str], Sequence[SeedResult]]]
+
+
+def _stats_of(groups: _Groups, specs: Mapping[str, TaskSpec]) -> list[GroupStats]:
+    return [_group_stats(task, label, tier, specs[task], rs)
+            for (task, label, tier), rs in groups]
+
+
+def _stats_child(conn: Any, groups: _Groups, specs: Mapping[str, TaskSpec]) -> None:
+    # the rows go back without their results (the parent has them): only the statistics
+    # are pickled
+    conn.send([dataclasses.replace(g, results=()) for g in _stats_of(groups, specs)])
+    conn.close()
+
+
+def _all_group_stats(groups: _Groups, specs: Mapping[str, TaskSpec],
+                     parallel: bool) -> list[GroupStats]:
+    """:func:`_group_stats` of every group, in order; with ``parallel``, the first groups
+    holding about half of the results are computed by a forked child process.
+
+    Each group's statistics depend on its own results only (every bootstrap seeds its own
+    generator), so the split changes no number. If the child fails, this process computes
+    its groups too, so a real error surfaces here with its own traceback.
+    """
+    if not parallel or len(groups) < 2:
+        return _stats_of(groups, specs)
+    sizes = np.cumsum([len(rs) for _, rs in groups])
+    k = int(np.clip(np.searchsorted(sizes, sizes[-1] / 2), 1, len(groups) - 1))
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    # fork: the child shares the groups (nothing is pickled on the way in)
+    child = ctx.Process(target=_stats_child, args=(send, groups[:k], specs),
+                        name="leaderboard-stats")
+    child.start()
+    send.close()  # the child holds the only writer: a dead child is an EOF, not a hang
+    try:
+        mine = _stats_of(groups[k:], specs)
+        try:
+            theirs = [dataclasses.replace(g, results=tuple(_latest_per_seed(rs)))
+                      for g, (_, rs) in zip(receive.recv(), groups[:k], strict=True)]
+        except (EOFError, OSError, ValueError):
+            theirs = _stats_of(groups[:k], specs)
+    finally:
+        receive.close()
+        child.join()
+    return theirs + mine
 
 
 def _map_agreement(rows: Sequence[SeedResult]) -> Estimate | None:
@@ -603,8 +665,12 @@ def _compile(
     current = _split_versions(current)
     t1 = time.perf_counter()
     by_tier: dict[str, dict[str, list[GroupStats]]] = defaultdict(lambda: defaultdict(list))
-    for (task, label, tier), rs in current.items():
-        by_tier[tier][task].append(_group_stats(task, label, tier, specs[task], rs))
+    groups = list(current.items())
+    parallel = (len(results) >= PARALLEL_STATS_MIN_RUNS and usable_cores() >= 2
+                and "fork" in multiprocessing.get_all_start_methods())
+    for ((task, _, tier), _), g in zip(groups, _all_group_stats(groups, specs, parallel),
+                                        strict=True):
+        by_tier[tier][task].append(g)
     t2 = time.perf_counter()
     tiers = []
     for tier in sorted(by_tier, key=lambda t: (TIER_ORDER.get(t, -1), t)):

@@ -231,3 +231,46 @@ def test_the_aggregate_is_over_the_tasks_every_method_ran(results, lookup):
     if "bmd" in tb.iqm:  # bmd ran only twin-v0, the others only avoid-v0: nothing in common
         assert tb.iqm["bmd"] == {}
     assert tb.common_tasks == () and not any(tb.poi.values())
+
+
+def _without_timings(lb):
+    return dataclasses.replace(lb, timings={})
+
+
+def test_statistics_computed_by_a_forked_process_are_the_serial_ones(results, lookup,
+                                                                    monkeypatch):
+    """Issue 18: from PARALLEL_STATS_MIN_RUNS on, a forked child computes part of the rows;
+    every row (its results included) must equal the serial build's."""
+    import leaderboard.compile as compile_module
+
+    rerun = dataclasses.replace(results[0], run_id="rerun", start_time=results[0].start_time + 1)
+    runs = [*results, rerun]  # a superseded seed: the child's rows get the latest run back
+    monkeypatch.setattr(compile_module, "PARALLEL_STATS_MIN_RUNS", 10**9)
+    serial = _compile(runs, lookup)
+    monkeypatch.setattr(compile_module, "PARALLEL_STATS_MIN_RUNS", 0)
+    monkeypatch.setattr(compile_module, "usable_cores", lambda: 2)
+    computed_here = []  # the parent's calls (the child's land in its own memory)
+    stats_of = compile_module._stats_of
+    monkeypatch.setattr(compile_module, "_stats_of",
+                        lambda groups, specs: computed_here.append(len(groups))
+                        or stats_of(groups, specs))
+    forked = _compile(runs, lookup)
+    n_rows = sum(1 for _ in serial.groups())
+    assert len(computed_here) == 1 and 0 < computed_here[0] < n_rows  # the child did the rest
+    assert _without_timings(forked) == _without_timings(serial)
+    assert any(g.superseded for g in forked.groups())
+
+
+def test_a_failing_child_leaves_the_statistics_to_this_process(results, lookup, monkeypatch):
+    import leaderboard.compile as compile_module
+
+    def dies(conn, groups, specs):
+        raise SystemExit(3)  # exits without sending: an EOF for the parent
+
+    groups = list({(r.task, r.method, r.tier): [] for r in results})
+    by_key = {k: [r for r in results if (r.task, r.method, r.tier) == k] for k in groups}
+    items = list(by_key.items())
+    specs = {r.task: lookup(r.task)[0] for r in results}
+    monkeypatch.setattr(compile_module, "_stats_child", dies)
+    got = compile_module._all_group_stats(items, specs, parallel=True)
+    assert got == compile_module._all_group_stats(items, specs, parallel=False)

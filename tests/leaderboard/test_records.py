@@ -56,6 +56,9 @@ def test_sqlite_path():
 @pytest.mark.parametrize("tag,value,match", [
     (schema.TAG_SEED, "one", "is not an integer"),
     (schema.TAG_MODE_DISTRIBUTION, '{"nominal": {"LLL": -2}}', "whole number"),
+    (schema.TAG_MODE_DISTRIBUTION, '{"nominal": {"LLL": 2, "RRR": true}}', "whole number"),
+    (schema.TAG_MODE_DISTRIBUTION, '{"nominal": {"LLL": 2, "RRR": "3"}}', "whole number"),
+    (schema.TAG_MODE_DISTRIBUTION, '{"nominal": {"LLL": 2.5}}', "whole number"),
     (schema.TAG_MODE_DISTRIBUTION, "[1, 2]", "JSON object"),
     (schema.TAG_PERTURBATIONS, '{"a": 1}', "JSON list"),
     (schema.TAG_KIND, "group", "is not 'seed'"),
