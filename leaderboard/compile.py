@@ -486,11 +486,49 @@ def _stats_of(groups: _Groups, specs: Mapping[str, TaskSpec]) -> list[GroupStats
             for (task, label, tier), rs in groups]
 
 
-def _stats_child(conn: Any, groups: _Groups, specs: Mapping[str, TaskSpec]) -> None:
-    # the rows go back without their results (the parent has them): only the statistics
-    # are pickled
-    conn.send([dataclasses.replace(g, results=()) for g in _stats_of(groups, specs)])
+class _ForkedCall:
+    """``fn(*args)`` computed by a forked child process and pickled back.
+
+    With ``fork`` the child shares this process's memory, so nothing is pickled on the way
+    in. :meth:`result` returns the child's value, or computes ``fn(*args)`` here when the
+    child failed, so that a real error surfaces in this process with its own traceback.
+    """
+
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.fn, self.args = fn, args
+        ctx = multiprocessing.get_context("fork")
+        self._receive, send = ctx.Pipe(duplex=False)
+        self._child = ctx.Process(target=_send_result, args=(send, fn, args),
+                                  name=f"leaderboard-{fn.__name__.strip('_')}")
+        self._child.start()
+        send.close()  # the child holds the only writer: a dead child is an EOF, not a hang
+
+    def result(self) -> Any:
+        """The child's value (waiting for it), or ``fn(*args)`` computed here."""
+        try:
+            return self._receive.recv()
+        except (EOFError, OSError):
+            return self.fn(*self.args)
+        finally:
+            self._receive.close()
+            self._child.join()
+
+
+def _send_result(conn: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    conn.send(fn(*args))
     conn.close()
+
+
+def _stripped_stats(groups: _Groups, specs: Mapping[str, TaskSpec]) -> list[GroupStats]:
+    """:func:`_stats_of` without the rows' results, which the parent has: only the
+    statistics travel back from a child."""
+    return [dataclasses.replace(g, results=()) for g in _stats_of(groups, specs)]
+
+
+def _split_half(groups: _Groups) -> int:
+    """Index splitting ``groups`` into two parts holding about half of the results each."""
+    sizes = np.cumsum([len(rs) for _, rs in groups])
+    return int(np.clip(np.searchsorted(sizes, sizes[-1] / 2), 1, len(groups) - 1))
 
 
 def _all_group_stats(groups: _Groups, specs: Mapping[str, TaskSpec],
@@ -499,31 +537,18 @@ def _all_group_stats(groups: _Groups, specs: Mapping[str, TaskSpec],
     holding about half of the results are computed by a forked child process.
 
     Each group's statistics depend on its own results only (every bootstrap seeds its own
-    generator), so the split changes no number. If the child fails, this process computes
-    its groups too, so a real error surfaces here with its own traceback.
+    generator), so the split changes no number.
     """
     if not parallel or len(groups) < 2:
         return _stats_of(groups, specs)
-    sizes = np.cumsum([len(rs) for _, rs in groups])
-    k = int(np.clip(np.searchsorted(sizes, sizes[-1] / 2), 1, len(groups) - 1))
-    ctx = multiprocessing.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-    # fork: the child shares the groups (nothing is pickled on the way in)
-    child = ctx.Process(target=_stats_child, args=(send, groups[:k], specs),
-                        name="leaderboard-stats")
-    child.start()
-    send.close()  # the child holds the only writer: a dead child is an EOF, not a hang
-    try:
-        mine = _stats_of(groups[k:], specs)
-        try:
-            theirs = [dataclasses.replace(g, results=tuple(_latest_per_seed(rs)))
-                      for g, (_, rs) in zip(receive.recv(), groups[:k], strict=True)]
-        except (EOFError, OSError, ValueError):
-            theirs = _stats_of(groups[:k], specs)
-    finally:
-        receive.close()
-        child.join()
-    return theirs + mine
+    k = _split_half(groups)
+    child = _ForkedCall(_stripped_stats, groups[:k], specs)
+    mine = _stats_of(groups[k:], specs)
+    theirs = child.result()
+    if len(theirs) != k:  # pragma: no cover - a child that answered something else
+        theirs = _stripped_stats(groups[:k], specs)
+    return [dataclasses.replace(g, results=tuple(_latest_per_seed(rs)))
+            for g, (_, rs) in zip(theirs, groups[:k], strict=True)] + mine
 
 
 def _map_agreement(rows: Sequence[SeedResult]) -> Estimate | None:
@@ -551,19 +576,40 @@ AGGREGATE_KEYS = (("success", schema.SUCCESS_RATE), ("mode_entropy", schema.MODE
 """The tier-level aggregates (IQM, probability of improvement): key and metric name."""
 
 
-def _aggregates(tasks: Sequence[TaskBoard], compare: Sequence[str] = ()
+_TierRows = Sequence[tuple[str, Sequence[tuple[str, Sequence[SeedResult]]]]]
+"""One tier's rows for the aggregates: per task, ``(task, [(row label, latest results)])``."""
+
+
+def _tier_rows(groups: _Groups) -> dict[str, _TierRows]:
+    """Tier -> its rows for :func:`_aggregates`, tasks and labels sorted."""
+    by_tier: dict[str, dict[str, list[tuple[str, Sequence[SeedResult]]]]] = defaultdict(
+        lambda: defaultdict(list))
+    for (task, label, tier), rs in groups:
+        by_tier[tier][task].append((label, _latest_per_seed(rs)))
+    return {tier: [(task, sorted(rows, key=lambda row: row[0]))
+                   for task, rows in sorted(tasks.items())]
+            for tier, tasks in by_tier.items()}
+
+
+def _all_aggregates(tier_rows: Mapping[str, _TierRows], compare: Sequence[str]
+                    ) -> dict[str, tuple]:
+    """:func:`_aggregates` of every tier."""
+    return {tier: _aggregates(rows, compare) for tier, rows in tier_rows.items()}
+
+
+def _aggregates(tasks: _TierRows, compare: Sequence[str] = ()
                 ) -> tuple[dict, dict, dict, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     per_method: dict[str, dict[str, dict[str, np.ndarray]]] = defaultdict(
         lambda: {key: {} for key, _ in AGGREGATE_KEYS})
-    for tb in tasks:
-        for row in tb.rows:
+    for task, rows in tasks:
+        for label, results in rows:
             for key, name in AGGREGATE_KEYS:
                 # entropy is undefined for a seed without a successful episode (as in rows)
-                vals = np.array([r.metrics.get(name, math.nan) for r in row.results
+                vals = np.array([r.metrics.get(name, math.nan) for r in results
                                  if not _undefined(r, name)])
                 vals = vals[np.isfinite(vals)]
                 if vals.size:
-                    per_method[row.label][key][tb.task] = vals
+                    per_method[label][key][task] = vals
     # aggregate over the tasks every method of the tier ran: an IQM over two tasks is not
     # comparable with one over a single task (rows with partial coverage are not ranked)
     task_sets = [set(by_key["success"]) for by_key in per_method.values()]
@@ -668,10 +714,16 @@ def _compile(
     groups = list(current.items())
     parallel = (len(results) >= PARALLEL_STATS_MIN_RUNS and usable_cores() >= 2
                 and "fork" in multiprocessing.get_all_start_methods())
+    # the aggregates need the rows' results only, not their statistics: with ``parallel``
+    # a second child computes them while the rows' statistics are computed
+    aggregates = (_ForkedCall(_all_aggregates, _tier_rows(groups), compare) if parallel
+                  else None)
     for ((task, _, tier), _), g in zip(groups, _all_group_stats(groups, specs, parallel),
                                         strict=True):
         by_tier[tier][task].append(g)
     t2 = time.perf_counter()
+    per_tier = (aggregates.result() if aggregates is not None
+                else _all_aggregates(_tier_rows(groups), compare))
     tiers = []
     for tier in sorted(by_tier, key=lambda t: (TIER_ORDER.get(t, -1), t)):
         boards = tuple(
@@ -679,7 +731,7 @@ def _compile(
                       resolved[task][2])
             for task, rows in sorted(by_tier[tier].items())
         )
-        iqm, n_tasks, poi, order, common, chosen = _aggregates(boards, compare)
+        iqm, n_tasks, poi, order, common, chosen = per_tier[tier]
         tiers.append(TierBoard(tier, boards, order, iqm, n_tasks, poi, chosen, common))
     t3 = time.perf_counter()
     method_ids = sorted({g.method for tb in tiers for task in tb.tasks for g in task.rows})

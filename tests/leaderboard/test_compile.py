@@ -261,16 +261,15 @@ def test_statistics_computed_by_a_forked_process_are_the_serial_ones(results, lo
     assert any(g.superseded for g in forked.groups())
 
 
-def test_a_failing_child_leaves_the_statistics_to_this_process(results, lookup, monkeypatch):
+def test_failing_children_leave_the_statistics_to_this_process(results, lookup, monkeypatch):
     import leaderboard.compile as compile_module
 
-    def dies(conn, groups, specs):
+    def dies(conn, fn, args):
         raise SystemExit(3)  # exits without sending: an EOF for the parent
 
-    groups = list({(r.task, r.method, r.tier): [] for r in results})
-    by_key = {k: [r for r in results if (r.task, r.method, r.tier) == k] for k in groups}
-    items = list(by_key.items())
-    specs = {r.task: lookup(r.task)[0] for r in results}
-    monkeypatch.setattr(compile_module, "_stats_child", dies)
-    got = compile_module._all_group_stats(items, specs, parallel=True)
-    assert got == compile_module._all_group_stats(items, specs, parallel=False)
+    monkeypatch.setattr(compile_module, "PARALLEL_STATS_MIN_RUNS", 10**9)
+    serial = _compile(results, lookup)
+    monkeypatch.setattr(compile_module, "PARALLEL_STATS_MIN_RUNS", 0)
+    monkeypatch.setattr(compile_module, "usable_cores", lambda: 2)
+    monkeypatch.setattr(compile_module, "_send_result", dies)  # both children: rows, aggregates
+    assert _without_timings(_compile(results, lookup)) == _without_timings(serial)
