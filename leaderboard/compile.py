@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import multiprocessing
 import re
 import time
 from collections import defaultdict
@@ -34,14 +33,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
 
 import numpy as np
 
 from benchmark import metrics, mode_metrics, schema
-from benchmark.envvars import usable_cores
 from benchmark.metrics import Estimate
 from benchmark.spec import TIERS, TaskSpec
+from leaderboard.forked import ForkedCall, fork_pays
 from leaderboard.records import SeedResult
 
 # (key, metric name in the runs, label, short description); mode_stability is computed from
@@ -486,39 +484,6 @@ def _stats_of(groups: _Groups, specs: Mapping[str, TaskSpec]) -> list[GroupStats
             for (task, label, tier), rs in groups]
 
 
-class _ForkedCall:
-    """``fn(*args)`` computed by a forked child process and pickled back.
-
-    With ``fork`` the child shares this process's memory, so nothing is pickled on the way
-    in. :meth:`result` returns the child's value, or computes ``fn(*args)`` here when the
-    child failed, so that a real error surfaces in this process with its own traceback.
-    """
-
-    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
-        self.fn, self.args = fn, args
-        ctx = multiprocessing.get_context("fork")
-        self._receive, send = ctx.Pipe(duplex=False)
-        self._child = ctx.Process(target=_send_result, args=(send, fn, args),
-                                  name=f"leaderboard-{fn.__name__.strip('_')}")
-        self._child.start()
-        send.close()  # the child holds the only writer: a dead child is an EOF, not a hang
-
-    def result(self) -> Any:
-        """The child's value (waiting for it), or ``fn(*args)`` computed here."""
-        try:
-            return self._receive.recv()
-        except (EOFError, OSError):
-            return self.fn(*self.args)
-        finally:
-            self._receive.close()
-            self._child.join()
-
-
-def _send_result(conn: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-    conn.send(fn(*args))
-    conn.close()
-
-
 def _stripped_stats(groups: _Groups, specs: Mapping[str, TaskSpec]) -> list[GroupStats]:
     """:func:`_stats_of` without the rows' results, which the parent has: only the
     statistics travel back from a child."""
@@ -542,8 +507,12 @@ def _all_group_stats(groups: _Groups, specs: Mapping[str, TaskSpec],
     if not parallel or len(groups) < 2:
         return _stats_of(groups, specs)
     k = _split_half(groups)
-    child = _ForkedCall(_stripped_stats, groups[:k], specs)
-    mine = _stats_of(groups[k:], specs)
+    child = ForkedCall(_stripped_stats, groups[:k], specs)
+    try:
+        mine = _stats_of(groups[k:], specs)
+    except BaseException:
+        child.cancel()
+        raise
     theirs = child.result()
     if len(theirs) != k:  # pragma: no cover - a child that answered something else
         theirs = _stripped_stats(groups[:k], specs)
@@ -712,14 +681,18 @@ def _compile(
     t1 = time.perf_counter()
     by_tier: dict[str, dict[str, list[GroupStats]]] = defaultdict(lambda: defaultdict(list))
     groups = list(current.items())
-    parallel = (len(results) >= PARALLEL_STATS_MIN_RUNS and usable_cores() >= 2
-                and "fork" in multiprocessing.get_all_start_methods())
+    parallel = fork_pays(len(results), PARALLEL_STATS_MIN_RUNS)
     # the aggregates need the rows' results only, not their statistics: with ``parallel``
     # a second child computes them while the rows' statistics are computed
-    aggregates = (_ForkedCall(_all_aggregates, _tier_rows(groups), compare) if parallel
+    aggregates = (ForkedCall(_all_aggregates, _tier_rows(groups), compare) if parallel
                   else None)
-    for ((task, _, tier), _), g in zip(groups, _all_group_stats(groups, specs, parallel),
-                                        strict=True):
+    try:
+        stats = _all_group_stats(groups, specs, parallel)
+    except BaseException:
+        if aggregates is not None:
+            aggregates.cancel()
+        raise
+    for ((task, _, tier), _), g in zip(groups, stats, strict=True):
         by_tier[tier][task].append(g)
     t2 = time.perf_counter()
     per_tier = (aggregates.result() if aggregates is not None

@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import multiprocessing
 import os
 import re
 import shutil
@@ -38,7 +37,6 @@ import numpy as np
 from markupsafe import Markup, escape
 
 from benchmark import schema
-from benchmark.envvars import usable_cores
 from benchmark.metrics import Estimate
 from benchmark.paths import cache_root
 from benchmark.spec import short_hash
@@ -55,6 +53,7 @@ from leaderboard.compile import (
     TierBoard,
     option_sweeps,
 )
+from leaderboard.forked import ForkedCall, fork_pays
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -404,9 +403,11 @@ def build_site(lb: Leaderboard, out: Path) -> dict[str, Path]:
         (out / sub).mkdir(parents=True, exist_ok=True)
     exports_job = _ExportsJob(lb, out)
     try:
-        return _write_pages(lb, out) | exports_job.finish()
-    finally:
-        exports_job.join()
+        pages = _write_pages(lb, out)
+    except BaseException:
+        exports_job.cancel()
+        raise
+    return pages | exports_job.finish()
 
 
 def _write_pages(lb: Leaderboard, out: Path) -> dict[str, Path]:
@@ -487,31 +488,28 @@ it saves."""
 
 
 class _ExportsJob:
-    """The exports of one build, written by a forked child process where that pays (POSIX,
-    two or more cores, a large board), else in this process when :meth:`finish` is called.
-    Either way the files are byte-identical; if the child fails, :meth:`finish` writes them
-    again here, so a real error surfaces with its own traceback."""
+    """The exports of one build, written by a forked child process where that pays (see
+    :func:`leaderboard.forked.fork_pays`), else in this process when :meth:`finish` is
+    called. Either way the files are byte-identical; if the child fails, :meth:`finish`
+    writes them again here, so a real error surfaces with its own traceback."""
 
     def __init__(self, lb: Leaderboard, out: Path, parallel: bool | None = None) -> None:
-        self.lb, self.out, self.proc = lb, out, None
+        self.lb, self.out = lb, out
         if parallel is None:
-            parallel = (lb.n_current >= PARALLEL_EXPORTS_MIN_RUNS and usable_cores() >= 2
-                        and "fork" in multiprocessing.get_all_start_methods())
-        if parallel:
-            # fork: the child shares the compiled board (nothing is pickled) and only writes
-            self.proc = multiprocessing.get_context("fork").Process(
-                target=_write_exports, args=(lb, out), name="leaderboard-exports")
-            self.proc.start()
+            parallel = fork_pays(lb.n_current, PARALLEL_EXPORTS_MIN_RUNS)
+        # fork: the child shares the compiled board (nothing is pickled) and only writes
+        self.child = ForkedCall(_write_exports, lb, out) if parallel else None
 
-    def join(self) -> None:
-        """Wait for the child, if any (after an error in the parent too: no orphan)."""
-        if self.proc is not None:
-            self.proc.join()
+    def cancel(self) -> None:
+        """Stop the child, if any (after an error in the parent: no orphan)."""
+        if self.child is not None:
+            self.child.cancel()
 
     def finish(self) -> dict[str, Path]:
         """Wait for the exports (writing them here without a child, or after its failure)
         and return name -> path."""
-        self.join()
-        if self.proc is None or self.proc.exitcode != 0:
+        if self.child is None:
             _write_exports(self.lb, self.out)
+        else:
+            self.child.result()
         return {name: self.out / name for name, _ in _exports()}

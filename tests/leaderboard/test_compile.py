@@ -242,13 +242,14 @@ def test_statistics_computed_by_a_forked_process_are_the_serial_ones(results, lo
     """Issue 18: from PARALLEL_STATS_MIN_RUNS on, a forked child computes part of the rows;
     every row (its results included) must equal the serial build's."""
     import leaderboard.compile as compile_module
+    import leaderboard.forked as forked_module
 
     rerun = dataclasses.replace(results[0], run_id="rerun", start_time=results[0].start_time + 1)
     runs = [*results, rerun]  # a superseded seed: the child's rows get the latest run back
     monkeypatch.setattr(compile_module, "PARALLEL_STATS_MIN_RUNS", 10**9)
     serial = _compile(runs, lookup)
     monkeypatch.setattr(compile_module, "PARALLEL_STATS_MIN_RUNS", 0)
-    monkeypatch.setattr(compile_module, "usable_cores", lambda: 2)
+    monkeypatch.setattr(forked_module, "usable_cores", lambda: 2)
     computed_here = []  # the parent's calls (the child's land in its own memory)
     stats_of = compile_module._stats_of
     monkeypatch.setattr(compile_module, "_stats_of",
@@ -263,6 +264,7 @@ def test_statistics_computed_by_a_forked_process_are_the_serial_ones(results, lo
 
 def test_failing_children_leave_the_statistics_to_this_process(results, lookup, monkeypatch):
     import leaderboard.compile as compile_module
+    import leaderboard.forked as forked_module
 
     def dies(conn, fn, args):
         raise SystemExit(3)  # exits without sending: an EOF for the parent
@@ -270,6 +272,6 @@ def test_failing_children_leave_the_statistics_to_this_process(results, lookup, 
     monkeypatch.setattr(compile_module, "PARALLEL_STATS_MIN_RUNS", 10**9)
     serial = _compile(results, lookup)
     monkeypatch.setattr(compile_module, "PARALLEL_STATS_MIN_RUNS", 0)
-    monkeypatch.setattr(compile_module, "usable_cores", lambda: 2)
-    monkeypatch.setattr(compile_module, "_send_result", dies)  # both children: rows, aggregates
+    monkeypatch.setattr(forked_module, "usable_cores", lambda: 2)
+    monkeypatch.setattr(forked_module, "_send_result", dies)  # both children: rows, aggregates
     assert _without_timings(_compile(results, lookup)) == _without_timings(serial)

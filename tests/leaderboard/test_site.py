@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import leaderboard.forked as forked_module
 import leaderboard.site as site_module
 from leaderboard import exports
 from leaderboard.bundle import parse_bundle
@@ -373,7 +374,7 @@ def test_exports_written_by_a_forked_process_are_the_serial_ones(tmp_path, resul
     monkeypatch.setattr(site_module, "PARALLEL_EXPORTS_MIN_RUNS", 10**9)
     serial = build_site(lb, tmp_path / "serial")
     monkeypatch.setattr(site_module, "PARALLEL_EXPORTS_MIN_RUNS", 0)
-    monkeypatch.setattr(site_module, "usable_cores", lambda: 2)
+    monkeypatch.setattr(forked_module, "usable_cores", lambda: 2)
     forked = build_site(lb, tmp_path / "forked")
     assert [p.name for p in serial.values()] == [p.name for p in forked.values()]
     assert len(serial) == 1 + len(site_module._exports())
@@ -390,4 +391,4 @@ def test_a_failing_export_in_the_forked_process_raises_its_own_error(tmp_path, r
     job = site_module._ExportsJob(lb, tmp_path, parallel=True)
     with pytest.raises(ValueError, match="an export failed"):
         job.finish()
-    assert job.proc is not None and job.proc.exitcode != 0
+    assert job.child is not None and job.child.process.exitcode != 0
