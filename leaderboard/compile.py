@@ -25,6 +25,7 @@ Steps (:func:`compile_leaderboard`):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 import time
@@ -33,13 +34,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 import numpy as np
 
 from benchmark import metrics, mode_metrics, schema
 from benchmark.metrics import Estimate
 from benchmark.spec import TIERS, TaskSpec
-from leaderboard.forked import ForkedCall, fork_pays
+from leaderboard.forked import fork_pays, run_jobs
 from leaderboard.records import SeedResult
 
 # (key, metric name in the runs, label, short description); mode_stability is computed from
@@ -472,52 +474,36 @@ def _group_stats(task: str, label: str, tier: str, spec: TaskSpec,
 
 
 PARALLEL_STATS_MIN_RUNS = 2000
-"""From this many results on (and with two usable cores and ``fork``), a forked child
-computes the statistics of part of the groups while this process computes the rest
-(measured: 10,200 runs, see ``benchmarks/leaderboard_build.py``)."""
+"""From this many results on (and with two usable cores and ``fork``), the rows' statistics
+and the tier aggregates are shared with a forked child (:func:`leaderboard.forked.run_jobs`;
+measured on 10,200 runs with ``benchmarks/leaderboard_build.py``)."""
 
 _Groups = Sequence[tuple[tuple[str, str, str], Sequence[SeedResult]]]
 
 
-def _stats_of(groups: _Groups, specs: Mapping[str, TaskSpec]) -> list[GroupStats]:
-    return [_group_stats(task, label, tier, specs[task], rs)
-            for (task, label, tier), rs in groups]
+def _stripped_stats(task: str, label: str, tier: str, spec: TaskSpec,
+                    results: Sequence[SeedResult]) -> GroupStats:
+    """:func:`_group_stats` without the row's results (put back by :func:`_all_statistics`):
+    a row computed by a forked child sends back its statistics only."""
+    return dataclasses.replace(_group_stats(task, label, tier, spec, results), results=())
 
 
-def _stripped_stats(groups: _Groups, specs: Mapping[str, TaskSpec]) -> list[GroupStats]:
-    """:func:`_stats_of` without the rows' results, which the parent has: only the
-    statistics travel back from a child."""
-    return [dataclasses.replace(g, results=()) for g in _stats_of(groups, specs)]
+def _all_statistics(groups: _Groups, specs: Mapping[str, TaskSpec], compare: Sequence[str],
+                    parallel: bool) -> tuple[list[GroupStats], dict[str, tuple]]:
+    """Every group's :func:`_group_stats` (in order) and every tier's :func:`_aggregates`;
+    with ``parallel``, shared with a forked child (:func:`leaderboard.forked.run_jobs`).
 
-
-def _split_half(groups: _Groups) -> int:
-    """Index splitting ``groups`` into two parts holding about half of the results each."""
-    sizes = np.cumsum([len(rs) for _, rs in groups])
-    return int(np.clip(np.searchsorted(sizes, sizes[-1] / 2), 1, len(groups) - 1))
-
-
-def _all_group_stats(groups: _Groups, specs: Mapping[str, TaskSpec],
-                     parallel: bool) -> list[GroupStats]:
-    """:func:`_group_stats` of every group, in order; with ``parallel``, the first groups
-    holding about half of the results are computed by a forked child process.
-
-    Each group's statistics depend on its own results only (every bootstrap seeds its own
-    generator), so the split changes no number.
+    Each row's statistics depend on its own results only and the aggregates on the rows'
+    results only (every bootstrap seeds its own generator), so who computes what changes
+    no number.
     """
-    if not parallel or len(groups) < 2:
-        return _stats_of(groups, specs)
-    k = _split_half(groups)
-    child = ForkedCall(_stripped_stats, groups[:k], specs)
-    try:
-        mine = _stats_of(groups[k:], specs)
-    except BaseException:
-        child.cancel()
-        raise
-    theirs = child.result()
-    if len(theirs) != k:  # pragma: no cover - a child that answered something else
-        theirs = _stripped_stats(groups[:k], specs)
-    return [dataclasses.replace(g, results=tuple(_latest_per_seed(rs)))
-            for g, (_, rs) in zip(theirs, groups[:k], strict=True)] + mine
+    jobs: list[Callable[[], Any]] = [functools.partial(_all_aggregates, _tier_rows(groups),
+                                                       compare)]
+    jobs += [functools.partial(_stripped_stats, task, label, tier, specs[task], rs)
+             for (task, label, tier), rs in groups]
+    aggregates, *stats = run_jobs(jobs, parallel)
+    return ([dataclasses.replace(g, results=tuple(_latest_per_seed(rs)))
+             for g, (_, rs) in zip(stats, groups, strict=True)], aggregates)
 
 
 def _map_agreement(rows: Sequence[SeedResult]) -> Estimate | None:
@@ -682,21 +668,10 @@ def _compile(
     by_tier: dict[str, dict[str, list[GroupStats]]] = defaultdict(lambda: defaultdict(list))
     groups = list(current.items())
     parallel = fork_pays(len(results), PARALLEL_STATS_MIN_RUNS)
-    # the aggregates need the rows' results only, not their statistics: with ``parallel``
-    # a second child computes them while the rows' statistics are computed
-    aggregates = (ForkedCall(_all_aggregates, _tier_rows(groups), compare) if parallel
-                  else None)
-    try:
-        stats = _all_group_stats(groups, specs, parallel)
-    except BaseException:
-        if aggregates is not None:
-            aggregates.cancel()
-        raise
+    stats, per_tier = _all_statistics(groups, specs, compare, parallel)
     for ((task, _, tier), _), g in zip(groups, stats, strict=True):
         by_tier[tier][task].append(g)
     t2 = time.perf_counter()
-    per_tier = (aggregates.result() if aggregates is not None
-                else _all_aggregates(_tier_rows(groups), compare))
     tiers = []
     for tier in sorted(by_tier, key=lambda t: (TIER_ORDER.get(t, -1), t)):
         boards = tuple(
@@ -722,7 +697,7 @@ def _compile(
         n_results=len(results),
         n_current=sum(g.n_seeds for g in lb_groups),
         sources=dict(sources),
-        timings={"classify": t1 - t0, "group_stats": t2 - t1, "aggregates": t3 - t2,
+        timings={"classify": t1 - t0, "statistics": t2 - t1, "boards": t3 - t2,
                  "methods": time.perf_counter() - t3},
         compare=tuple(compare),
     )

@@ -27,7 +27,7 @@ import os
 import re
 import shutil
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,7 @@ from leaderboard.compile import (
     TierBoard,
     option_sweeps,
 )
-from leaderboard.forked import ForkedCall, fork_pays
+from leaderboard.forked import fork_pays, run_jobs
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -401,47 +401,80 @@ def build_site(lb: Leaderboard, out: Path) -> dict[str, Path]:
         if (out / sub).is_dir():
             shutil.rmtree(out / sub)
         (out / sub).mkdir(parents=True, exist_ok=True)
-    exports_job = _ExportsJob(lb, out)
-    try:
-        pages = _write_pages(lb, out)
-    except BaseException:
-        exports_job.cancel()
-        raise
-    return pages | exports_job.finish()
+    # every file is written by one job; on a large board a forked child shares them
+    run_jobs(_site_jobs(lb, out), fork_pays(lb.n_current, PARALLEL_SITE_MIN_RUNS))
+    return {"index": out / "index.html"} | {name: out / name for name, _ in _exports()}
 
 
-def _write_pages(lb: Leaderboard, out: Path) -> dict[str, Path]:
-    """Every HTML page, plot and the BibTeX file; returns the index's path."""
+PARALLEL_SITE_MIN_RUNS = 2000
+"""From this many seed runs on, the site's pages, plots and exports are shared with a forked
+child (two cores: about a second of a 10,000-run build); below it a fork costs more than it
+saves."""
+
+
+def _site_jobs(lb: Leaderboard, out: Path) -> list[Callable[[], None]]:
+    """One job per page (with its plots) and per export, the costly ones first: each writes
+    its own files and depends on ``lb`` only, so they can run in any process and order."""
     env = _env()
+    for name in env.list_templates(extensions=["j2"]):
+        env.get_template(name)  # compiled once, before a fork shares them
     labels = sorted({g.label for g in lb.groups()})
     colors = plots.color_map(labels)
-    shutil.copyfile(TEMPLATES / "style.css", out / "style.css")
     common = {"lb": lb, "metrics": METRICS, "extra_metrics": EXTRA_METRICS, "colors": colors,
               "best_values": exports.best_values,
               "label_method": {g.label: g.method for g in lb.groups()}}
-
-    tasks: dict[str, list[tuple[TaskBoard, dict[str, str]]]] = defaultdict(list)
+    shutil.copyfile(TEMPLATES / "style.css", out / "style.css")
+    by_task: dict[str, list[TaskBoard]] = defaultdict(list)
     for tb in lb.tiers:
         for task in tb.tasks:
-            sweeps = sweep_figures(task)  # found once, drawn and listed
-            files = _write_plots(task, colors, out, sweeps)
-            tasks[task.task].append((task, files, sweeps, _plot_data(task, sweeps, files)))
-    for task_id, boards in tasks.items():
-        html = env.get_template("task.html.j2").render(
-            **common, root="../", task_id=task_id, spec=boards[0][0].spec, boards=boards,
-            title=f"{task_id} · modebench")
-        (out / "tasks" / f"{slug(task_id)}.html").write_text(html, encoding="utf-8")
-
+            by_task[task.task].append(task)
     by_method: dict[str, list[GroupStats]] = defaultdict(list)
     for g in lb.groups():
         by_method[g.method].append(g)
-    for method_id, groups in by_method.items():
-        html = env.get_template("method.html.j2").render(
-            **common, root="../", card=lb.methods[method_id],
-            rows=[(g, _provenance(g), _latent_plot(g, out)) for g in groups],
-            title=f"{method_id} · modebench")
-        (out / "methods" / f"{slug(method_id)}.html").write_text(html, encoding="utf-8")
+    exports_jobs = [functools.partial(_write_export, lb, out, name, write)
+                    for name, write in _exports()]
+    # the largest exports (a line per run) first, the small tables last
+    heavy = {"results.jsonl", "leaderboard_modes.csv", "leaderboard_seeds.csv"}
+    return [
+        *(j for j in exports_jobs if j.args[2] in heavy),
+        *(functools.partial(_write_task_page, env, common, colors, out, task_id, boards)
+          for task_id, boards in by_task.items()),
+        *(functools.partial(_write_method_page, env, common, out, lb, method_id, groups)
+          for method_id, groups in by_method.items()),
+        functools.partial(_write_index, env, common, colors, out, lb),
+        functools.partial(_write_versions_page, env, common, out, lb),
+        *(j for j in exports_jobs if j.args[2] not in heavy),
+    ]
 
+
+def _write_task_page(env: jinja2.Environment, common: Mapping[str, Any],
+                     colors: Mapping[str, str], out: Path, task_id: str,
+                     boards: Sequence[TaskBoard]) -> None:
+    """A task's page and its plots (one board per tier)."""
+    rows = []
+    for task in boards:
+        sweeps = sweep_figures(task)  # found once, drawn and listed
+        files = _write_plots(task, colors, out, sweeps)
+        rows.append((task, files, sweeps, _plot_data(task, sweeps, files)))
+    html = env.get_template("task.html.j2").render(
+        **common, root="../", task_id=task_id, spec=boards[0].spec, boards=rows,
+        title=f"{task_id} · modebench")
+    (out / "tasks" / f"{slug(task_id)}.html").write_text(html, encoding="utf-8")
+
+
+def _write_method_page(env: jinja2.Environment, common: Mapping[str, Any], out: Path,
+                       lb: Leaderboard, method_id: str, groups: Sequence[GroupStats]) -> None:
+    """A method's page: its rows' provenance and latent-code plots."""
+    html = env.get_template("method.html.j2").render(
+        **common, root="../", card=lb.methods[method_id],
+        rows=[(g, _provenance(g), _latent_plot(g, out)) for g in groups],
+        title=f"{method_id} · modebench")
+    (out / "methods" / f"{slug(method_id)}.html").write_text(html, encoding="utf-8")
+
+
+def _write_index(env: jinja2.Environment, common: Mapping[str, Any],
+                 colors: Mapping[str, str], out: Path, lb: Leaderboard) -> None:
+    """The overview page, the tiers' aggregate plots and the BibTeX file."""
     aggregate_plots = {tb.tier: _aggregate_plots(tb, colors, out) for tb in lb.tiers}
     cff = load_citation()
     bib = bibtex(cff) if cff else ""
@@ -452,6 +485,11 @@ def _write_pages(lb: Leaderboard, out: Path) -> dict[str, Path]:
                                                     bibtex=bib,
                                                     title="modebench leaderboard")
     (out / "index.html").write_text(html, encoding="utf-8")
+
+
+def _write_versions_page(env: jinja2.Environment, common: Mapping[str, Any], out: Path,
+                         lb: Leaderboard) -> None:
+    """The task versions page: current specs and the retired versions seen in the store."""
     retired: dict[str, list[Any]] = {}
     for st in lb.stale:
         entry = retired.setdefault(st.task, [st.task, 0, st.reason])
@@ -460,7 +498,6 @@ def _write_pages(lb: Leaderboard, out: Path) -> dict[str, Path]:
         **common, root="", specs=_known_specs(), retired=[tuple(v) for v in retired.values()],
         title="Task versions · modebench")
     (out / "versions.html").write_text(html, encoding="utf-8")
-    return {"index": out / "index.html"}
 
 
 def _exports() -> list[tuple[str, Callable[[Leaderboard], str]]]:
@@ -476,40 +513,6 @@ def _exports() -> list[tuple[str, Callable[[Leaderboard], str]]]:
             ("results.jsonl", _bundle_text)]
 
 
-def _write_exports(lb: Leaderboard, out: Path) -> None:
-    for name, write in _exports():
-        (out / name).write_text(write(lb), encoding="utf-8")
-
-
-PARALLEL_EXPORTS_MIN_RUNS = 2000
-"""From this many seed runs on, the exports are written by a forked process while the pages
-render (about a second of a 10,000-run build, on two cores); below it a fork costs more than
-it saves."""
-
-
-class _ExportsJob:
-    """The exports of one build, written by a forked child process where that pays (see
-    :func:`leaderboard.forked.fork_pays`), else in this process when :meth:`finish` is
-    called. Either way the files are byte-identical; if the child fails, :meth:`finish`
-    writes them again here, so a real error surfaces with its own traceback."""
-
-    def __init__(self, lb: Leaderboard, out: Path, parallel: bool | None = None) -> None:
-        self.lb, self.out = lb, out
-        if parallel is None:
-            parallel = fork_pays(lb.n_current, PARALLEL_EXPORTS_MIN_RUNS)
-        # fork: the child shares the compiled board (nothing is pickled) and only writes
-        self.child = ForkedCall(_write_exports, lb, out) if parallel else None
-
-    def cancel(self) -> None:
-        """Stop the child, if any (after an error in the parent: no orphan)."""
-        if self.child is not None:
-            self.child.cancel()
-
-    def finish(self) -> dict[str, Path]:
-        """Wait for the exports (writing them here without a child, or after its failure)
-        and return name -> path."""
-        if self.child is None:
-            _write_exports(self.lb, self.out)
-        else:
-            self.child.result()
-        return {name: self.out / name for name, _ in _exports()}
+def _write_export(lb: Leaderboard, out: Path, name: str,
+                  write: Callable[[Leaderboard], str]) -> None:
+    (out / name).write_text(write(lb), encoding="utf-8")

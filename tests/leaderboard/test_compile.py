@@ -239,8 +239,8 @@ def _without_timings(lb):
 
 def test_statistics_computed_by_a_forked_process_are_the_serial_ones(results, lookup,
                                                                     monkeypatch):
-    """Issue 18: from PARALLEL_STATS_MIN_RUNS on, a forked child computes part of the rows;
-    every row (its results included) must equal the serial build's."""
+    """Issue 18: from PARALLEL_STATS_MIN_RUNS on, the rows and aggregates are shared with a
+    forked child; every row (its results included) must equal the serial build's."""
     import leaderboard.compile as compile_module
     import leaderboard.forked as forked_module
 
@@ -250,14 +250,12 @@ def test_statistics_computed_by_a_forked_process_are_the_serial_ones(results, lo
     serial = _compile(runs, lookup)
     monkeypatch.setattr(compile_module, "PARALLEL_STATS_MIN_RUNS", 0)
     monkeypatch.setattr(forked_module, "usable_cores", lambda: 2)
-    computed_here = []  # the parent's calls (the child's land in its own memory)
-    stats_of = compile_module._stats_of
-    monkeypatch.setattr(compile_module, "_stats_of",
-                        lambda groups, specs: computed_here.append(len(groups))
-                        or stats_of(groups, specs))
+    shared = []
+    run_jobs = forked_module.run_jobs
+    monkeypatch.setattr(compile_module, "run_jobs",
+                        lambda jobs, parallel: shared.append(parallel) or run_jobs(jobs, parallel))
     forked = _compile(runs, lookup)
-    n_rows = sum(1 for _ in serial.groups())
-    assert len(computed_here) == 1 and 0 < computed_here[0] < n_rows  # the child did the rest
+    assert shared == [True]
     assert _without_timings(forked) == _without_timings(serial)
     assert any(g.superseded for g in forked.groups())
 
@@ -266,12 +264,13 @@ def test_failing_children_leave_the_statistics_to_this_process(results, lookup, 
     import leaderboard.compile as compile_module
     import leaderboard.forked as forked_module
 
-    def dies(conn, fn, args):
-        raise SystemExit(3)  # exits without sending: an EOF for the parent
+    def dies(conn, jobs, counter):
+        next(forked_module._taken(counter, len(jobs)))  # takes a job, then dies silently
+        raise SystemExit(3)
 
     monkeypatch.setattr(compile_module, "PARALLEL_STATS_MIN_RUNS", 10**9)
     serial = _compile(results, lookup)
     monkeypatch.setattr(compile_module, "PARALLEL_STATS_MIN_RUNS", 0)
     monkeypatch.setattr(forked_module, "usable_cores", lambda: 2)
-    monkeypatch.setattr(forked_module, "_send_result", dies)  # both children: rows, aggregates
+    monkeypatch.setattr(forked_module, "_child", dies)
     assert _without_timings(_compile(results, lookup)) == _without_timings(serial)

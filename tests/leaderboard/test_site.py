@@ -368,27 +368,36 @@ def _normalised_exports(folder: Path) -> dict[str, str]:
             for p in sorted(folder.iterdir()) if p.is_file() and p.suffix != ".css"}
 
 
-def test_exports_written_by_a_forked_process_are_the_serial_ones(tmp_path, results, lookup,
-                                                                  monkeypatch):
+def _normalised_site(folder: Path) -> dict[str, str]:
+    built = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC")
+    return {str(p.relative_to(folder)): built.sub("<time>", p.read_text(encoding="utf-8"))
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_site_shared_with_a_forked_process_is_the_serial_one(tmp_path, results, lookup,
+                                                               monkeypatch):
+    """Issue 18: from PARALLEL_SITE_MIN_RUNS on, pages, plots and exports are shared with a
+    forked child; every file must be the serial build's."""
     lb = compile_leaderboard(results, lookup, method_lookup)
-    monkeypatch.setattr(site_module, "PARALLEL_EXPORTS_MIN_RUNS", 10**9)
+    monkeypatch.setattr(site_module, "PARALLEL_SITE_MIN_RUNS", 10**9)
     serial = build_site(lb, tmp_path / "serial")
-    monkeypatch.setattr(site_module, "PARALLEL_EXPORTS_MIN_RUNS", 0)
+    monkeypatch.setattr(site_module, "PARALLEL_SITE_MIN_RUNS", 0)
     monkeypatch.setattr(forked_module, "usable_cores", lambda: 2)
     forked = build_site(lb, tmp_path / "forked")
     assert [p.name for p in serial.values()] == [p.name for p in forked.values()]
     assert len(serial) == 1 + len(site_module._exports())
     assert _normalised_exports(tmp_path / "forked") == _normalised_exports(tmp_path / "serial")
+    assert _normalised_site(tmp_path / "forked") == _normalised_site(tmp_path / "serial")
 
 
-def test_a_failing_export_in_the_forked_process_raises_its_own_error(tmp_path, results, lookup,
-                                                                     monkeypatch):
+def test_a_failing_export_raises_its_own_error_in_a_shared_build(tmp_path, results, lookup,
+                                                                 monkeypatch):
     def broken(lb):
         raise ValueError("an export failed")
 
     monkeypatch.setattr(site_module.exports, "to_seed_csv", broken)
+    monkeypatch.setattr(site_module, "PARALLEL_SITE_MIN_RUNS", 0)
+    monkeypatch.setattr(forked_module, "usable_cores", lambda: 2)
     lb = compile_leaderboard(results, lookup, method_lookup)
-    job = site_module._ExportsJob(lb, tmp_path, parallel=True)
     with pytest.raises(ValueError, match="an export failed"):
-        job.finish()
-    assert job.child is not None and job.child.process.exitcode != 0
+        build_site(lb, tmp_path)
