@@ -13,7 +13,7 @@ Measured on kitchen-v1/v2 (same env and demonstrations), seed 0, 24 episodes: 20
 0/24 (1.7 subtasks on average), 60k steps 6/24 in 5 orders (2.4 subtasks), 120k steps 17/24
 in 11 orders (3.4 subtasks; 96 episodes: 0.60 in 19 orders), 240k steps (96 episodes, 61 min
 of pretraining on one thread) 0.667 in 23 orders (3.49 subtasks, no order above 9 % of the
-successes); lr 1e-3 at 60k 1/24; on the
+successes), seed 1 at 240k 0.583 in 22 orders (36 min on two threads); lr 1e-3 at 60k 1/24; on the
 20k checkpoint no sampler / executed-steps variant helps (DDIM 1/24, 4 or 2 executed steps
 fewer subtasks than 8).
 """
