@@ -26,6 +26,8 @@ from collections import Counter
 import numpy as np
 from _pretraining import add_pretraining_args, checkpoints, expert_actor, policy_actor, variants
 
+from benchmark.seeding import seed_everything
+
 
 def run_episodes(env, act, n: int, max_steps: int, seed0: int = 900) -> list[dict]:
     """``n`` closed-loop episodes; ``act(obs, episode, state) -> (k, act_dim)`` actions."""
@@ -87,35 +89,34 @@ def chunk_routes(chunks: list[np.ndarray], means: dict[str, np.ndarray], policy)
     return "".join(out)
 
 
-def switch_counts(env, policy, task, n: int, steps: int = 200, seed0: int = 900
-                  ) -> tuple[list[int], list[int]]:
-    """Route changes between consecutive chunks: ``n`` closed-loop policy episodes, and
-    ``n`` demonstrations held out of the small tier's (cut into the policy's executed steps)."""
+def switch_counts(env, policy, task, n: int, steps: int = 200) -> tuple[list[int], list[int]]:
+    """Route changes between consecutive chunks: ``n`` closed-loop policy episodes (run by
+    :func:`run_episodes`), and ``n`` demonstrations held out of the small tier's (cut into the
+    policy's executed steps)."""
     from benchmark.datasets import ensure_dataset
 
     n_demos = task.spec.budget("small").n_demos
     means = route_means(policy, task, n_demos, steps)
-    policy_counts = []
-    for i in range(n):
-        obs, _ = env.reset(seed=seed0 + i)
-        chunks, done = [], False
-        while not done:
-            chunk = policy.act(obs[None])[0]
-            chunks.append(chunk)
-            for a in chunk:
-                obs, _, term, trunc, _ = env.step(a)
-                if term or trunc:
-                    done = True
-                    break
-        labels = chunk_routes(chunks, means, policy)
-        policy_counts.append(sum(a != b for a, b in zip(labels, labels[1:], strict=False)))
-    ds = ensure_dataset(task)
+    chunks: dict[int, list[np.ndarray]] = {}
+    act = policy_actor(policy)
+
+    def recording(obs, episode: int, state: dict):
+        chunk = act(obs, episode, state)
+        chunks.setdefault(episode, []).append(chunk)
+        return chunk
+
+    run_episodes(env, recording, n, task.spec.max_episode_steps)
     h = policy.act_steps
-    demo_counts = []
-    for a in ds.actions[n_demos:n_demos + n]:
-        labels = chunk_routes([a[t:t + h] for t in range(0, len(a) - h + 1, h)], means, policy)
-        demo_counts.append(sum(x != y for x, y in zip(labels, labels[1:], strict=False)))
-    return policy_counts, demo_counts
+    ds = ensure_dataset(task)
+    demos = [[a[t:t + h] for t in range(0, len(a) - h + 1, h)]
+             for a in ds.actions[n_demos:n_demos + n]]
+    return ([_changes(chunk_routes(chunks[i], means, policy)) for i in range(n)],
+            [_changes(chunk_routes(c, means, policy)) for c in demos])
+
+
+def _changes(labels: str) -> int:
+    """How often consecutive labels differ."""
+    return sum(a != b for a, b in zip(labels, labels[1:], strict=False))
 
 
 def summarise(name: str, rows: list[dict]) -> str:
@@ -170,13 +171,6 @@ def route_fidelity(policy, task, n_demos: int, times: tuple[int, ...] = (5, 15, 
     return lines
 
 
-def torch_seed(seed: int) -> None:
-    """Seed torch's global generator (the policy's sampler draws from it)."""
-    import torch
-
-    torch.manual_seed(seed)
-
-
 def main() -> None:
     """Parse arguments, run the expert, pretrain each budget, print one line per variant."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -206,7 +200,7 @@ def main() -> None:
                                            seed=args.seed):
                     print(f"{'':>26}{line}", flush=True)
             if args.switches:
-                torch_seed(args.seed)
+                seed_everything(args.seed)
                 got, demos = switch_counts(env, policy, task, args.episodes)
                 print(f"{'':>26}route changes per episode (first 200 steps): policy mean "
                       f"{np.mean(got):.1f} (none in {got.count(0)}/{len(got)}), held-out "

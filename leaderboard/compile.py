@@ -419,8 +419,9 @@ def _latest_per_seed(results: Sequence[SeedResult]) -> list[SeedResult]:
 
 
 def _group_stats(task: str, label: str, tier: str, spec: TaskSpec,
-                 results: Sequence[SeedResult]) -> GroupStats:
-    rows = _latest_per_seed(results)
+                 rows: Sequence[SeedResult], superseded: int) -> GroupStats:
+    """One row's statistics from its latest result per seed (:func:`_latest_per_seed`);
+    ``superseded`` older re-runs were left out."""
     seeds = tuple(r.seed for r in rows)
     across = (schema.MODE_STABILITY, schema.LATENT_MAP_AGREEMENT)  # from several seeds
     names = [m for _, m, _, _ in METRICS + EXTRA_METRICS if m not in across]
@@ -469,7 +470,7 @@ def _group_stats(task: str, label: str, tier: str, spec: TaskSpec,
                 for n in progress_names}
     no_success = sum(1 for r in rows if r.metric(schema.SUCCESS_RATE) == 0.0)
     return GroupStats(task, rows[0].method, label, tier, seeds, cells, tuple(levels), ordered,
-                      tuple(rows), superseded=len(results) - len(rows), progress=progress,
+                      tuple(rows), superseded=superseded, progress=progress,
                       n_no_success=no_success)
 
 
@@ -482,10 +483,11 @@ _Groups = Sequence[tuple[tuple[str, str, str], Sequence[SeedResult]]]
 
 
 def _stripped_stats(task: str, label: str, tier: str, spec: TaskSpec,
-                    results: Sequence[SeedResult]) -> GroupStats:
+                    rows: Sequence[SeedResult], superseded: int) -> GroupStats:
     """:func:`_group_stats` without the row's results (put back by :func:`_all_statistics`):
     a row computed by a forked child sends back its statistics only."""
-    return dataclasses.replace(_group_stats(task, label, tier, spec, results), results=())
+    return dataclasses.replace(_group_stats(task, label, tier, spec, rows, superseded),
+                               results=())
 
 
 def _all_statistics(groups: _Groups, specs: Mapping[str, TaskSpec], compare: Sequence[str],
@@ -497,13 +499,15 @@ def _all_statistics(groups: _Groups, specs: Mapping[str, TaskSpec], compare: Seq
     results only (every bootstrap seeds its own generator), so who computes what changes
     no number.
     """
-    jobs: list[Callable[[], Any]] = [functools.partial(_all_aggregates, _tier_rows(groups),
-                                                       compare)]
-    jobs += [functools.partial(_stripped_stats, task, label, tier, specs[task], rs)
-             for (task, label, tier), rs in groups]
+    latest = [_latest_per_seed(rs) for _, rs in groups]  # each row's results, once
+    jobs: list[Callable[[], Any]] = [functools.partial(
+        _all_aggregates, _tier_rows([key for key, _ in groups], latest), compare)]
+    jobs += [functools.partial(_stripped_stats, task, label, tier, specs[task], rows,
+                               len(rs) - len(rows))
+             for ((task, label, tier), rs), rows in zip(groups, latest, strict=True)]
     aggregates, *stats = run_jobs(jobs, parallel)
-    return ([dataclasses.replace(g, results=tuple(_latest_per_seed(rs)))
-             for g, (_, rs) in zip(stats, groups, strict=True)], aggregates)
+    return ([dataclasses.replace(g, results=tuple(rows))
+             for g, rows in zip(stats, latest, strict=True)], aggregates)
 
 
 def _map_agreement(rows: Sequence[SeedResult]) -> Estimate | None:
@@ -535,12 +539,14 @@ _TierRows = Sequence[tuple[str, Sequence[tuple[str, Sequence[SeedResult]]]]]
 """One tier's rows for the aggregates: per task, ``(task, [(row label, latest results)])``."""
 
 
-def _tier_rows(groups: _Groups) -> dict[str, _TierRows]:
-    """Tier -> its rows for :func:`_aggregates`, tasks and labels sorted."""
+def _tier_rows(keys: Sequence[tuple[str, str, str]],
+               latest: Sequence[Sequence[SeedResult]]) -> dict[str, _TierRows]:
+    """Tier -> its rows for :func:`_aggregates`, tasks and labels sorted, from each group's
+    (task, label, tier) and latest results per seed."""
     by_tier: dict[str, dict[str, list[tuple[str, Sequence[SeedResult]]]]] = defaultdict(
         lambda: defaultdict(list))
-    for (task, label, tier), rs in groups:
-        by_tier[tier][task].append((label, _latest_per_seed(rs)))
+    for (task, label, tier), rows in zip(keys, latest, strict=True):
+        by_tier[tier][task].append((label, rows))
     return {tier: [(task, sorted(rows, key=lambda row: row[0]))
                    for task, rows in sorted(tasks.items())]
             for tier, tasks in by_tier.items()}

@@ -431,19 +431,19 @@ def _site_jobs(lb: Leaderboard, out: Path) -> list[Callable[[], None]]:
     by_method: dict[str, list[GroupStats]] = defaultdict(list)
     for g in lb.groups():
         by_method[g.method].append(g)
-    exports_jobs = [functools.partial(_write_export, lb, out, name, write)
-                    for name, write in _exports()]
     # the largest exports (a line per run) first, the small tables last
-    heavy = {"results.jsonl", "leaderboard_modes.csv", "leaderboard_seeds.csv"}
+    heavy = ("results.jsonl", "leaderboard_modes.csv", "leaderboard_seeds.csv")
+    exports_jobs = {name: functools.partial(_write_export, lb, out, name, write)
+                    for name, write in _exports()}
     return [
-        *(j for j in exports_jobs if j.args[2] in heavy),
+        *(exports_jobs[name] for name in heavy),
         *(functools.partial(_write_task_page, env, common, colors, out, task_id, boards)
           for task_id, boards in by_task.items()),
         *(functools.partial(_write_method_page, env, common, out, lb, method_id, groups)
           for method_id, groups in by_method.items()),
         functools.partial(_write_index, env, common, colors, out, lb),
         functools.partial(_write_versions_page, env, common, out, lb),
-        *(j for j in exports_jobs if j.args[2] not in heavy),
+        *(job for name, job in exports_jobs.items() if name not in heavy),
     ]
 
 
