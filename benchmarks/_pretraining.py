@@ -25,7 +25,8 @@ def add_pretraining_args(ap: argparse.ArgumentParser, steps: str) -> None:
     ap.add_argument("--hidden", default=None, help="backbone widths, e.g. 512,512,512")
     ap.add_argument("--residual", action="store_true", help="DPPO's residual MLP blocks")
     ap.add_argument("--cond-mlp", default=None,
-                    help="observation-embedding MLP widths (DPPO's cond_mlp_dims), e.g. 128,128")
+                    help="observation-embedding MLP widths (DPPO's cond_mlp_dims), e.g. 128,128; "
+                         "'none' for the raw observation")
     ap.add_argument("--horizon", default=None,
                     help="chunk length and executed steps, e.g. 16:8 (default: the task's)")
     ap.add_argument("--only-mode", default=None,
@@ -70,7 +71,8 @@ def checkpoints(task: Any, args: argparse.Namespace) -> Iterator[tuple[str, Any]
     if args.residual:
         cfg = dataclasses.replace(cfg, residual=True)
     if args.cond_mlp:
-        cfg = dataclasses.replace(cfg, cond_mlp_dims=_widths(args.cond_mlp))
+        cfg = dataclasses.replace(cfg, cond_mlp_dims=() if args.cond_mlp == "none"
+                                  else _widths(args.cond_mlp))
     ds = ensure_dataset(task)
     if args.only_mode:
         if args.only_mode not in spec.modes:

@@ -5,10 +5,17 @@ Measures, on one core:
 * raw MuJoCo physics steps/s of the compiled model (robot standing, contacts active);
 * env steps/s with zero actions and with the scripted expert in the loop;
 * the expert's success per mode and the mode shares of its successful episodes at every
-  perturbation level of the spec (or the levels given), over evaluation seeds.
+  perturbation level of the spec (or the levels given), over evaluation seeds;
+* with ``--routes``: how early the two routes part, the mean lateral distance between the
+  left and the right demonstrations' bases at steps 20-60 (and each route's spread), and how
+  far from the gate centre they cross, for the expert's commit point (or another one given:
+  ``--commit-point 0,0 --k-side 2`` is anymal-v1's expert, which aimed at the gate from the
+  start).
 
     python benchmarks/anymal_task.py --episodes 40
     python benchmarks/anymal_task.py --episodes 20 --levels nominal,slope_6deg
+    python benchmarks/anymal_task.py --routes --levels none
+    python benchmarks/anymal_task.py --routes --commit-point 0,0 --k-side 2 --levels none
     MENAGERIE_ROOT=~/mujoco_menagerie python benchmarks/anymal_task.py --task anymal-menagerie
 """
 
@@ -79,12 +86,59 @@ def expert_at_level(task, level_index: int, level, n_episodes: int) -> dict:
     }
 
 
+def route_separation(task, n_episodes: int, steps: tuple[int, ...] = (20, 30, 40, 60),
+                     **expert_kwargs) -> str:
+    """When do the routes part? Lateral base position of nominal expert episodes per step.
+
+    Episode ``e`` demonstrates mode ``e % 2`` from reset seed ``900 + e`` (the diagnosis
+    scripts' seeds). Returns one line: success per mode, gate error of the successes per
+    mode, and at each step of ``steps`` the mean y of the left episodes minus that of the
+    right ones, with each route's standard deviation.
+    """
+    from tasks.anymal.expert import AnymalExpert
+
+    spec = task.spec
+    env = task.make_env()
+    ys: dict[str, list[np.ndarray]] = {m: [] for m in spec.modes}
+    ok = Counter()
+    gate_error: dict[str, list[float]] = {m: [] for m in spec.modes}
+    for e in range(n_episodes):
+        mode = spec.modes[e % len(spec.modes)]
+        obs, _ = env.reset(seed=900 + e)
+        expert = AnymalExpert(env.unwrapped, mode, np.random.default_rng(e), **expert_kwargs)
+        y = np.full(max(steps), np.nan)
+        info: dict = {}
+        for t in range(spec.max_episode_steps):
+            obs, _, term, trunc, info = env.step(expert(obs))
+            if t < len(y):
+                y[t] = env.unwrapped.base_position()[1]
+            if term or trunc:
+                break
+        ys[mode].append(y)
+        if info.get("success") and info["mode"] == mode:
+            ok[mode] += 1
+            gate_error[mode].append(info["gate_error"])
+    left, right = (np.array(ys[m]) for m in spec.modes)
+    parts = [f"ok left {ok['left']}/{len(left)} right {ok['right']}/{len(right)}",
+             "gate error left {:.3f} right {:.3f} m".format(
+                 *(np.mean(gate_error[m]) if gate_error[m] else np.nan for m in spec.modes))]
+    for k in steps:
+        lk, rk = left[:, k - 1], right[:, k - 1]
+        parts.append(f"step {k}: {np.nanmean(lk) - np.nanmean(rk):.2f} m "
+                     f"(sd {np.nanstd(lk):.2f} / {np.nanstd(rk):.2f})")
+    return "  ".join(parts)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", default="anymal",
-                    help="anymal, anymal-v1 or anymal-menagerie (needs $MENAGERIE_ROOT)")
+                    help="anymal, anymal-v2 or anymal-menagerie (needs $MENAGERIE_ROOT)")
     ap.add_argument("--episodes", type=int, default=40, help="expert episodes per level")
-    ap.add_argument("--levels", default="all", help="comma-separated level names or 'all'")
+    ap.add_argument("--levels", default="all",
+                    help="comma-separated level names, 'all' or 'none'")
+    ap.add_argument("--routes", action="store_true", help="also: when do the routes part?")
+    ap.add_argument("--commit-point", default=None, help="x,y of the expert's commit point")
+    ap.add_argument("--k-side", type=float, default=None, help="the expert's side-step gain")
     args = ap.parse_args()
 
     if args.task.startswith("anymal-menagerie"):
@@ -100,6 +154,16 @@ def main() -> None:
     print(f"{spec.id}  spec {spec.hash()}  model {spec.extra['model']}")
     print(f"physics: {physics_speed(task):,.0f} mj_step/s")
     print(f"env (zero actions): {env_speed(task):,.0f} steps/s")
+    if args.routes:
+        kwargs: dict = {}
+        if args.commit_point:
+            kwargs["commit_point"] = tuple(float(v) for v in args.commit_point.split(","))
+        if args.k_side is not None:
+            kwargs["k_side"] = args.k_side
+        print(f"routes ({kwargs or 'the expert as shipped'}): "
+              f"{route_separation(task, args.episodes, **kwargs)}", flush=True)
+    if args.levels == "none":
+        return
     names = [p.name for p in spec.perturbations] if args.levels == "all" else [
         n.strip() for n in args.levels.split(",")]
     print(f"{'level':16s} " + " ".join(f"{'ok ' + m:>9s}" for m in spec.modes)

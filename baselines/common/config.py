@@ -118,6 +118,12 @@ BACKBONE_FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     # 6/40, the gripper heading to the right side but never over the cube (22 episodes never
     # within 3 cm of either); 512 x 3 residual 36/40 (red 23, green 13)
     "robosuite-lift": {"hidden_dims": (512, 512, 512), "residual": True},
+    # anymal: the same 512 x 3 residual backbone. Measured (benchmarks/anymal_diagnosis.py
+    # --switches, anymal-v2, seed 0, 24,000 steps, 40 episodes, the small tier's
+    # demonstrations): 3 x 256 plain 21/40 (left 1, right 20; 8.0 route changes per episode),
+    # with a 128 x 128 observation MLP 30/40 (left 8, right 22; 4.1), 512 x 3 residual 35/40
+    # (left 20, right 15; 3.1 changes; the demonstrations' own 1.9)
+    "anymal": {"hidden_dims": (512, 512, 512), "residual": True},
 }
 """Backbone fields that differ from :class:`DiffusionConfig`'s defaults for a task family;
 every built-in diffusion method takes them (:meth:`DiffusionMethodBase.for_task`), so they

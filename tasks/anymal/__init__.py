@@ -5,8 +5,8 @@ demonstrator and ``assets/anymal_c.xml`` for the project's own robot model.
 
 Two tasks:
 
-* ``anymal-v1`` — the shipped MJCF (always available);
-* ``anymal-menagerie-v1`` — MuJoCo Menagerie's official ANYmal C from ``$MENAGERIE_ROOT``.
+* ``anymal-v2`` — the shipped MJCF (always available);
+* ``anymal-menagerie-v2`` — MuJoCo Menagerie's official ANYmal C from ``$MENAGERIE_ROOT``.
   Its spec records the hash of menagerie's files (``None`` without a checkout, and then
   ``make_env`` fails with a message saying what to set), so results of the two models, or of
   two menagerie versions, never share a spec hash.
@@ -94,10 +94,14 @@ def _tiers() -> dict[str, TierBudget]:
             n_demos=20, pretrain_steps=200, batch_size=64, finetune_iterations=2,
             finetune_steps_per_iter=8, n_envs=4, eval_episodes=8,
         ),
-        # small: 400 demos and 8000 steps, because 200 / 4000 left bc at ~5-15 % success
-        # (it walks at half the expert's speed); 400 / 8000 reached 37 % (24 episodes)
+        # small: 400 demos, because 200 / 4000 steps left bc at ~5-15 % success (it walks
+        # at half the expert's speed); 24,000 steps (v1: 8,000) with the family's 512 x 3
+        # residual backbone, because at 8,000 steps the 3 x 256 backbone switched routes
+        # between chunks (15 changes per episode on v2, 14/40 success) and at 24,000 the
+        # residual one commits (3 changes, 35/40, left 20 / right 15; seed 0,
+        # benchmarks/anymal_diagnosis.py --switches)
         "small": TierBudget(
-            n_demos=400, pretrain_steps=8000, batch_size=256, finetune_iterations=40,
+            n_demos=400, pretrain_steps=24_000, batch_size=256, finetune_iterations=40,
             finetune_steps_per_iter=16, n_envs=16, eval_episodes=40,
         ),
         "paper": TierBudget(
@@ -118,9 +122,12 @@ MODE_RULE = "the gate the base crossed the goal line through: 'left' (y > 0) or 
 def _spec(name: str, source: str, model_hash: str | None, dataset_hash: str | None) -> TaskSpec:
     return TaskSpec(
         name=name,
+        # v2 (v1 retired): v1's env and ladder, demonstrations by an expert that commits to
+        # its route in its first steps (AnymalExpert's commit point: v1's routes parted in
+        # state only after ~60 steps, and bc switched routes between chunks there)
         # v1 (v0 retired): v0's env, demonstrations and dataset with a strength ladder the
         # expert can solve (DYNAMICS_LADDERS)
-        version=1,
+        version=2,
         description=(
             "ANYmal C-class quadruped (MuJoCo, 12 PD joints, 50 Hz) trots to one of two goal "
             "gates; 2 routes" + (" [menagerie model: needs $MENAGERIE_ROOT]"
@@ -134,7 +141,7 @@ def _spec(name: str, source: str, model_hash: str | None, dataset_hash: str | No
         chunk=ChunkSpec(horizon=8, act_steps=4),
         modes=MODES,
         mode_weights=(0.5, 0.5),
-        dataset_id=f"modebench/{name}/expert-v0",
+        dataset_id=f"modebench/{name}/expert-v1",
         dataset_episodes=600,
         dataset_hash=dataset_hash,
         perturbations=_ladder(),
@@ -146,17 +153,18 @@ def _spec(name: str, source: str, model_hash: str | None, dataset_hash: str | No
             # the robot model is part of the task: its file hash changes the spec hash
             "model": {"source": source, "sha256": model_hash},
             "expert": "trotting CPG (2 Hz, duty 0.65) + 2-link IK + heading/side-step "
-                      "feedback; tasks/anymal/expert.py",
+                      "feedback, aiming at a commit point (0.5, +-0.3 m) on its route's side "
+                      "before the gate; tasks/anymal/expert.py",
         },
     )
 
 
-# dataset_hash: content hash of `bench datasets build --task anymal` with this code (v0's)
-SPEC = _spec("anymal", "shipped", file_sha256(SHIPPED_MJCF), "fd21ad491167a859")
+# dataset_hash: content hash of `bench datasets build --task anymal` with this code
+SPEC = _spec("anymal", "shipped", file_sha256(SHIPPED_MJCF), "40044ad044e2b871")
 
 
 class AnymalTask(Task):
-    """One ``anymal`` task (``anymal-v1`` or ``anymal-menagerie-v1``)."""
+    """One ``anymal`` task (``anymal-v2`` or ``anymal-menagerie-v2``)."""
 
     def __init__(self, spec: TaskSpec) -> None:
         self.spec = spec
@@ -226,7 +234,7 @@ class AnymalTask(Task):
 
 
 def menagerie_tasks() -> list[Task]:
-    """``anymal-menagerie-v1``, its spec hashing the menagerie files found now (or None)."""
+    """``anymal-menagerie-v2``, its spec hashing the menagerie files found now (or None)."""
     return [AnymalTask(_spec("anymal-menagerie", "menagerie", menagerie_model_hash(), None))]
 
 

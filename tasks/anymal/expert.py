@@ -17,9 +17,18 @@ Feedback on the base state (read from the env, as a motion-capture system would 
   base drifts towards the gate without turning its long body much;
 * posture: leg lengths change with roll and pitch (a leg on the low side extends).
 
-Both modes use the same gait; only the aim differs: the centre of the ``mode`` gate (jittered
-by +-6 cm) 0.2 m beyond the goal line. Stride (0.17-0.20 m) and lift (9.5-10.5 cm) are drawn
-per episode too, so no two demonstrations are identical. The gains were tuned by hand on the
+Both modes use the same gait; only the aim differs. The walk first aims at a *commit point*
+on its route's side (``x = 0.5``, ``|y| = 0.3`` m) until it is 5 cm short of it in x or 3 cm
+short of it in y, then at the centre of the ``mode`` gate (jittered by +-6 cm) 0.2 m beyond the
+goal line. The commit point is anymal-v2's change (v1 aimed at the gate from the start, with a
+side-step gain of 2.0): v1's left and right walks from the same starts were 0.04 m apart at
+step 30 and 0.16 m at step 60 (each route's spread 0.03-0.06 m), so the states of a walk's
+first dozen chunks hardly said which route it had begun; v2's are 0.12 m apart at step 30 and
+0.38 m at step 60, and cross 3-6 cm from the gate centre (v1: 5-9 cm), 30/30 per mode in
+both (``benchmarks/anymal_task.py --routes``, 60 episodes).
+
+Stride (0.17-0.20 m) and lift (9.5-10.5 cm) are drawn per episode too, so no two
+demonstrations are identical. The gains were tuned by hand on the
 shipped model (100 % success per mode at nominal) and work unchanged on MuJoCo Menagerie's
 ANYmal C with the task's servo gains.
 """
@@ -85,10 +94,14 @@ class AnymalExpert:
         rng: Per-episode randomisation.
         duty: Stance fraction of the cycle.
         height: Nominal foot depth below the HFE axis (m).
+        commit_point: ``(x, |y|)`` of the first aim point (m), on the ``mode`` side;
+            ``(0, 0)`` aims at the gate from the start (v1's expert, with ``k_side=2``).
+        k_side: Side-step gain on the bearing error (v1: 2.0).
     """
 
     def __init__(self, env: AnymalEnv, mode: str, rng: np.random.Generator,
-                 duty: float = 0.65, height: float = 0.48) -> None:
+                 duty: float = 0.65, height: float = 0.48,
+                 commit_point: tuple[float, float] = (0.5, 0.3), k_side: float = 2.5) -> None:
         if mode not in ("left", "right"):
             raise ValueError(f"anymal expert: unknown mode {mode!r}")
         self.env = env
@@ -100,11 +113,16 @@ class AnymalExpert:
         gate_y = env.gates[0] if mode == "left" else env.gates[1]
         # aim a little beyond the line so the heading is still right when the base crosses it
         self.aim_beyond = 0.2
-        self.aim = np.array([env.goal_x + self.aim_beyond, gate_y + rng.uniform(-0.06, 0.06)])
+        self.gate_aim = np.array([env.goal_x + self.aim_beyond,
+                                  gate_y + rng.uniform(-0.06, 0.06)])
+        side_sign = 1.0 if mode == "left" else -1.0
+        self.commit_aim: np.ndarray | None = np.array(
+            [commit_point[0], side_sign * commit_point[1]])
+        self.aim = self.commit_aim
         self.k_heading = 1.2
         self.k_yaw_rate = 0.2
         self.heading_share = 0.7
-        self.k_side = 2.0
+        self.k_side = k_side
         self.side_stride = 0.11
         self.yaw_stride = 0.15
         self.k_roll = 0.3
@@ -131,9 +149,17 @@ class AnymalExpert:
         rel = d.geom_xpos[foot] - d.xanchor[kfe_joint]
         return float(rel[0]), float(rel[2])
 
+    def _update_aim(self, pos: np.ndarray) -> None:
+        """Leave the commit point for the gate once the base is near it (never goes back)."""
+        c = self.commit_aim
+        if c is not None and (pos[0] >= c[0] - 0.05 or abs(pos[1]) >= abs(c[1]) - 0.03):
+            self.commit_aim = None
+            self.aim = self.gate_aim
+
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         env = self.env
         pos = env.base_position()
+        self._update_aim(pos)
         r = env.base_rotation()
         yaw = np.arctan2(r[1, 0], r[0, 0])
         roll = np.arctan2(r[2, 1], r[2, 2])

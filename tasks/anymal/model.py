@@ -89,7 +89,7 @@ def resolve_model_path(source: str) -> Path:
             raise ModelNotFoundError(
                 f"task anymal-menagerie needs MuJoCo Menagerie's ANYmal C: set {MENAGERIE_ENV} "
                 f"to a mujoco_menagerie checkout containing {MENAGERIE_SCENE} (now: "
-                f"{os.environ.get(MENAGERIE_ENV)!r}). Without one, use task anymal-v1, which "
+                f"{os.environ.get(MENAGERIE_ENV)!r}). Without one, use task anymal, which "
                 "ships its own model."
             )
         return scene

@@ -253,23 +253,24 @@ def test_the_ddpm_chain_is_the_backbones_training_steps(tiny_policy):
 
 
 def test_every_diffusion_method_takes_the_family_backbone_and_shares_its_checkpoint():
-    """Issue 14: kitchen's and robosuite-lift's backbone is 512 x 3 residual; every built-in
-    diffusion method must take it, or they would stop sharing the pretrained checkpoint."""
+    """Issue 14: kitchen's, robosuite-lift's and anymal's backbone is 512 x 3 residual; every
+    built-in diffusion method must take it, or they would stop sharing the pretrained
+    checkpoint."""
     from baselines.common.config import DiffusionConfig
     from benchmark.options import configure_method
     from benchmark.registry import get_method_class, get_task
 
     kitchen, avoid = get_task("kitchen").spec, get_task("avoid").spec
-    robosuite = get_task("robosuite-lift").spec
-    keys: dict[str, set] = {"kitchen": set(), "robosuite-lift": set()}
+    robosuite, anymal = get_task("robosuite-lift").spec, get_task("anymal").spec
+    keys: dict[str, set] = {"kitchen": set(), "robosuite-lift": set(), "anymal": set()}
     for m in ("bc", "dppo", "entropy-rl", "dsrl", "res", "bmd", "res-bmd", "dppo-bmd"):
-        for spec in (kitchen, robosuite):
+        for spec in (kitchen, robosuite, anymal):
             method, _ = configure_method(get_method_class(m)(), m, {}, spec)
             assert method.diffusion.hidden_dims == (512, 512, 512) and method.diffusion.residual
             keys[spec.name].add(method.pretrain_key(None))
         on_avoid, _ = configure_method(get_method_class(m)(), m, {}, avoid)
         assert on_avoid.diffusion.hidden_dims == DiffusionConfig().hidden_dims
-    assert [len(k) for k in keys.values()] == [1, 1]
+    assert [len(k) for k in keys.values()] == [1, 1, 1]
     dppo, _ = configure_method(get_method_class("dppo")(), "dppo", {}, kitchen)
     assert dppo.finetune_config.actor_lr != 0  # the DPPO family config is still applied
     with pytest.raises(UsageError, match="is the default"):

@@ -104,7 +104,7 @@ def test_spec_hash_includes_the_model_file_hash():
 def test_menagerie_variant_without_checkout_fails_clearly(monkeypatch, tmp_path):
     monkeypatch.setenv("MENAGERIE_ROOT", str(tmp_path))  # a folder without the model
     (task,) = menagerie_tasks()
-    assert task.spec.id == "anymal-menagerie-v1"
+    assert task.spec.id == "anymal-menagerie-v2"
     assert task.spec.extra["model"] == {"source": "menagerie", "sha256": None}
     assert task.spec.hash() != SPEC.hash()
     with pytest.raises(ModelNotFoundError, match="MENAGERIE_ROOT") as err:
@@ -174,6 +174,23 @@ def test_expert_succeeds_in_every_mode():
             info = _expert_episode(TASK, env, 1000 + i, mode)
             ok[mode] += bool(info["success"] and info["mode"] == mode)
     assert all(v >= 0.9 * n for v in ok.values()), ok
+
+
+def test_expert_routes_part_in_the_first_30_steps():
+    """anymal-v2's expert heads for its commit point first: by step 30 the left and right
+    walks from the same starts are >= 8 cm apart (measured 12 cm; v1's expert, which aimed
+    at the gate from the start, 4 cm, within the starts' 3 cm spread)."""
+    env = TASK.make_env()
+    y = {m: [] for m in MODES}
+    for i in range(4):
+        for mode in MODES:
+            obs, _ = env.reset(seed=900 + i)
+            expert = TASK.make_expert(env, mode, np.random.default_rng(i))
+            for _ in range(30):
+                obs, *_ = env.step(expert(obs))
+            y[mode].append(env.unwrapped.base_position()[1])
+    apart = np.array(y["left"]) - np.array(y["right"])
+    assert np.all(apart >= 0.08), apart
 
 
 def test_expert_refuses_an_unknown_mode():
@@ -275,16 +292,20 @@ def test_smoke_evaluation_with_perturbations_through_the_runner(monkeypatch):
     assert result.spec_hash == spec.hash() and result.group_run_id is not None
 
 
-@pytest.mark.parametrize("old", ["anymal-v0", "anymal-menagerie-v0"])
-def test_the_retired_version_is_refused_naming_the_new_one(old):
+@pytest.mark.parametrize("old", ["anymal-v0", "anymal-v1", "anymal-menagerie-v0",
+                                 "anymal-menagerie-v1"])
+def test_retired_versions_are_refused_naming_the_new_one(old):
     """Issue 14: v0's strength ladder went to x0.8, where the expert itself succeeds in
-    0.2 of the episodes (20 per mode: left 0.30, right 0.10); v1 keeps v0's env and
-    demonstrations with the rungs x0.95 and x0.9."""
+    0.2 of the episodes; v1 kept v0's env and demonstrations with the rungs x0.95 and x0.9;
+    v2 keeps v1's env and ladder with demonstrations whose routes part early (the expert's
+    commit point) and its own dataset."""
     from benchmark.errors import UnknownIdError
 
-    with pytest.raises(UnknownIdError, match=old.replace("v0", "v1")):
+    family = old.rsplit("-v", 1)[0]
+    with pytest.raises(UnknownIdError, match=f"{family}-v2"):
         get_task(old)
-    spec = get_task(old.replace("-v0", "")).spec
+    spec = get_task(family).spec
+    assert spec.version == 2
     assert [lv.name for lv in spec.perturbations if lv.ladder == "strength"] == [
         "strength_x0.95", "strength_x0.9"]
-    assert spec.dataset_id == f"modebench/{spec.name}/expert-v0"  # v0's demonstrations
+    assert spec.dataset_id == f"modebench/{spec.name}/expert-v1"
