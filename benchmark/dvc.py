@@ -128,12 +128,11 @@ def remote_url(repo: Path) -> str | None:
     name = proc.stdout.strip()
     if proc.returncode != 0 or not name:
         return None
-    url = run_dvc(["remote", "list"], repo, check=False).stdout
-    for line in url.splitlines():
-        parts = line.split()
-        if len(parts) >= 2 and parts[0] == name:
-            return parts[1]
-    return None
+    # `dvc config` prints the one value; `dvc remote list` wraps long lines to the terminal
+    url = run_dvc(["config", f"remote.{name}.url"], repo, check=False)
+    if url.returncode != 0:
+        return None
+    return url.stdout.strip() or None
 
 
 def check_tracked_root(repo: Path) -> Path:

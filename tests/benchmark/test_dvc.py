@@ -50,6 +50,13 @@ def test_init_writes_modebench_settings(dvc_repo: Path, tmp_path: Path):
     assert env["DVC_SITE_CACHE_DIR"].startswith(str(dvc.cache_root()))
 
 
+def test_a_long_remote_path_is_read_back_whole(dvc_repo: Path, tmp_path: Path):
+    """`dvc remote list` wraps long lines for humans; the URL must not depend on the width."""
+    long_remote = tmp_path / ("a-remote-folder-with-a-long-name-" * 4) / "remote"
+    dvc.init_repo(dvc_repo, str(long_remote))
+    assert dvc.remote_url(dvc_repo) == str(long_remote)
+
+
 def test_push_pull_round_trip_and_ensure_dataset_pulls(dvc_repo, avoid_dataset,
                                                        _session_datasets, tmp_path,
                                                        monkeypatch):
