@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from benchmark import schema, tracking
 from benchmark.cli import app
+from benchmark.cli._common import console
 from benchmark.errors import UnknownIdError, UsageError
 from benchmark.sweep import SweepConfig, key_from_tags, plan_units, unit_key
 
@@ -179,8 +180,12 @@ def test_ray_executor_without_ray_installed_exits_2(monkeypatch):
 # ----------------------------------------------------------------------------- faults
 @pytest.mark.slow
 def test_failing_unit_is_marked_failed_the_rest_goes_on_and_rerun_skips_finished(
-        nan_plugin, shared_cache, tmp_path, avoid_dataset):
+        nan_plugin, shared_cache, tmp_path, avoid_dataset, monkeypatch):
     out1, out2 = tmp_path / "first.json", tmp_path / "second.json"
+    # the plan's table folds long cells to the console's width (80 without a terminal), and
+    # where a fold falls depends on the temporary paths in the error; a wide console keeps
+    # "last FAILED" on one line whatever the paths
+    monkeypatch.setattr(console, "width", 400)
     # bc and nanbc share seed 0's pretraining: the two workers meet on one checkpoint
     args = ["sweep", "-m", "bc,nanbc", "-t", "avoid", "-s", "0", "--tier", "smoke", "-q"]
     cmd = _bench(*args, "-w", "2")
