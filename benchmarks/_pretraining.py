@@ -8,6 +8,7 @@ load a saved checkpoint), then evaluate sampler / executed-steps variants of eac
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +32,10 @@ def add_pretraining_args(ap: argparse.ArgumentParser, steps: str) -> None:
                     help="chunk length and executed steps, e.g. 16:8 (default: the task's)")
     ap.add_argument("--only-mode", default=None,
                     help="pretrain on the demonstrations of this mode only (same count)")
+    ap.add_argument("--ema", default=None,
+                    help="comma-separated EMA decays, all kept from the same pretraining run "
+                         "and each evaluated, e.g. 0.995,0.999,0.9995 (default: the "
+                         "backbone's ema_decay)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--save", type=Path, default=None, help="write each checkpoint here/<steps>")
@@ -84,15 +89,47 @@ def checkpoints(task: Any, args: argparse.Namespace) -> Iterator[tuple[str, Any]
         obs, acts = ds.observations, ds.actions
     horizon, act_steps = ((int(v) for v in args.horizon.split(":")) if args.horizon else
                           (spec.chunk.horizon, spec.chunk.act_steps))
+    decays = [float(d) for d in args.ema.split(",")] if args.ema else [cfg.ema_decay]
+    cfg = dataclasses.replace(cfg, ema_decay=decays[0])
     for steps in (int(s) for s in args.steps.split(",")):
         t0 = time.perf_counter()
+        tracks = EmaTracks(decays[1:])
         policy = pretrain_policy(obs, acts, horizon=horizon, act_steps=act_steps, cfg=cfg,
-                                 steps=steps,
-                                 batch_size=budget.batch_size, seed=args.seed)
+                                 steps=steps, batch_size=budget.batch_size, seed=args.seed,
+                                 on_step=tracks.update)
         print(f"pretrained {steps} steps in {time.perf_counter() - t0:.0f} s", flush=True)
-        if args.save:
-            policy.save(args.save / str(steps))
-        yield f"{steps} steps", policy
+        named = [(f"ema {decays[0]}", policy)] + [
+            (f"ema {d}", tracks.policy_like(policy, i)) for i, d in enumerate(decays[1:])]
+        for ema_name, pol in named:
+            name = f"{steps} steps" + (f" {ema_name}" if len(decays) > 1 else "")
+            if args.save:
+                pol.save(args.save / name.replace(" ", "_"))
+            yield name, pol
+
+
+class EmaTracks:
+    """EMAs of the denoiser's weights at extra decays, kept during one pretraining run
+    (``pretrain_policy``'s ``on_step``) with the same warm update as the saved EMA."""
+
+    def __init__(self, decays: list[float]) -> None:
+        self.decays = decays
+        self.copies: list[Any] = []
+
+    def update(self, step: int, module: Any) -> None:
+        """Advance every track by one step towards ``module``'s raw weights."""
+        from baselines.common.pretrain import update_ema
+
+        if not self.copies:
+            self.copies = [copy.deepcopy(module) for _ in self.decays]
+        params = list(module.parameters())
+        for decay, ema in zip(self.decays, self.copies, strict=True):
+            update_ema(list(ema.parameters()), params, decay, step)
+
+    def policy_like(self, policy: Any, i: int) -> Any:
+        """A copy of ``policy`` whose denoiser holds track ``i``'s weights."""
+        other = copy.deepcopy(policy)
+        other.model.actor.load_state_dict(self.copies[i].state_dict())
+        return other
 
 
 def expert_actor(task: Any, env: Any) -> Callable[[Any, int, dict], list]:

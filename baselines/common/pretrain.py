@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -55,9 +56,24 @@ def normalized_chunks(observations: list[np.ndarray], actions: list[np.ndarray],
     return obs_t, x0_t, obs_norm, act_norm
 
 
+def update_ema(ema_params: list[torch.Tensor], params: list[torch.Tensor], decay: float,
+               step: int) -> None:
+    """One step of a warm exponential moving average: ``ema = d * ema + (1 - d) * params``
+    with ``d = min(decay, (1 + step) / (10 + step))``.
+
+    The warm-up (as in diffusion-policy codebases) makes early steps follow the raw weights,
+    so that short smoke-tier runs are not dominated by the random initialisation.
+    """
+    d = min(decay, (1 + step) / (10 + step))
+    with torch.no_grad():
+        torch._foreach_mul_(ema_params, d)
+        torch._foreach_add_(ema_params, params, alpha=1 - d)
+
+
 def fit_module(module: torch.nn.Module, loss_fn: Any, n: int, cfg: Any, *, steps: int,
                batch_size: int, generator: torch.Generator, progress: Progress = SILENT,
-               label: str = "policy") -> None:
+               label: str = "policy",
+               on_step: Callable[[int, torch.nn.Module], None] | None = None) -> None:
     """The one pretraining loop of every BC family: AdamW, warm-up + cosine learning rate,
     gradient clipping and an EMA of the weights, which ``module`` holds at the end.
 
@@ -72,6 +88,9 @@ def fit_module(module: torch.nn.Module, loss_fn: Any, n: int, cfg: Any, *, steps
         generator: Source of the minibatch draws.
         progress: Progress reporter.
         label: Name in the progress line and error messages.
+        on_step: Called as ``on_step(step, module)`` after each optimiser step (the raw
+            weights), e.g. by a diagnosis script that keeps EMAs of other decays; it must
+            not change ``module``.
 
     Raises:
         TrainingError: On a NaN/inf loss.
@@ -96,12 +115,9 @@ def fit_module(module: torch.nn.Module, loss_fn: Any, n: int, cfg: Any, *, steps
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             optim.step()
             if ema is not None:
-                with torch.no_grad():
-                    # warm EMA (as in diffusion-policy codebases): early steps follow the raw
-                    # weights so short smoke-tier runs are not dominated by the random init
-                    decay = min(cfg.ema_decay, (1 + step) / (10 + step))
-                    torch._foreach_mul_(ema_params, decay)
-                    torch._foreach_add_(ema_params, params, alpha=1 - decay)
+                update_ema(ema_params, params, cfg.ema_decay, step)
+            if on_step is not None:
+                on_step(step, module)
             if (step + 1) % report_every == 0 or step == steps - 1:
                 advance(report_every if (step + 1) % report_every == 0
                         else (step + 1) % report_every, loss=float(loss.detach()))
@@ -121,6 +137,7 @@ def pretrain_policy(
     seed: int,
     device: str = "cpu",
     progress: Progress = SILENT,
+    on_step: Callable[[int, torch.nn.Module], None] | None = None,
 ) -> DiffusionPolicy:
     """Train a diffusion policy on demonstrations.
 
@@ -139,6 +156,7 @@ def pretrain_policy(
         seed: Training seed.
         device: Torch device.
         progress: Progress reporter.
+        on_step: Passed to :func:`fit_module` (called with the denoiser, ``model.actor``).
 
     Returns:
         The policy with the EMA weights (or the raw ones when ``ema_decay == 0``).
@@ -152,5 +170,5 @@ def pretrain_policy(
     gen = torch.Generator(device=device).manual_seed(seed)
     fit_module(model.actor, lambda idx: model.loss(x0_t[idx], obs_t[idx], generator=gen),
                len(obs_t), cfg, steps=steps, batch_size=batch_size, generator=gen,
-               progress=progress, label="diffusion")
+               progress=progress, label="diffusion", on_step=on_step)
     return DiffusionPolicy(model, obs_norm, act_norm, act_steps, device)

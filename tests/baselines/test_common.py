@@ -11,7 +11,7 @@ from baselines.common.config import DiffusionConfig
 from baselines.common.diffusion import Diffusion, cosine_beta_schedule
 from baselines.common.normalizer import MinMaxNormalizer
 from baselines.common.policy import DiffusionPolicy
-from baselines.common.pretrain import pretrain_policy
+from baselines.common.pretrain import pretrain_policy, update_ema
 from benchmark.errors import AdapterError, TrainingError
 from tests.baselines.conftest import TINY, synthetic_demos
 
@@ -187,6 +187,38 @@ def test_pretraining_is_deterministic_given_the_seed():
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
     assert any(not torch.equal(a[k], c[k]) for k in a)
+
+
+def test_on_step_sees_each_step_and_its_own_ema_equals_the_saved_one():
+    """A diagnosis script's EMA track, kept through ``on_step`` from the raw weights with
+    the saved EMA's decay, ends where the saved EMA ends (up to the first step: the track
+    starts from the weights after it); the hook changes nothing in the result."""
+    obs, act = synthetic_demos()
+    kw = dict(horizon=4, act_steps=2, cfg=TINY, steps=300, batch_size=16, seed=3)
+    seen: list[int] = []
+    track: dict[str, list[torch.Tensor]] = {}
+
+    def on_step(step: int, module: torch.nn.Module) -> None:
+        seen.append(step)
+        params = [p.detach() for p in module.parameters()]
+        track.setdefault("ema", [p.clone() for p in params])
+        update_ema(track["ema"], params, TINY.ema_decay, step)
+
+    hooked = pretrain_policy(obs, act, on_step=on_step, **kw).model.actor
+    plain = pretrain_policy(obs, act, **kw).model.actor
+    assert seen == list(range(300))
+    for a, b in zip(hooked.parameters(), plain.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    for a, b in zip(track["ema"], hooked.parameters(), strict=True):
+        torch.testing.assert_close(a, b.detach(), rtol=1e-3, atol=1e-4)
+
+
+def test_update_ema_is_a_warm_exponential_average():
+    ema, p = [torch.zeros(3)], [torch.ones(3)]
+    update_ema(ema, p, 0.99, step=0)  # warm: min(0.99, 1/10) keeps 10 % of the old value
+    torch.testing.assert_close(ema[0], torch.full((3,), 0.9))
+    update_ema(ema, p, 0.5, step=1000)
+    torch.testing.assert_close(ema[0], torch.full((3,), 0.95))
 
 
 def test_pretraining_learns_the_two_modes():
