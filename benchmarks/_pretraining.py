@@ -101,10 +101,11 @@ def checkpoints(task: Any, args: argparse.Namespace) -> Iterator[tuple[str, Any]
         named = [(f"ema {decays[0]}", policy)] + [
             (f"ema {d}", tracks.policy_like(policy, i)) for i, d in enumerate(decays[1:])]
         for ema_name, pol in named:
-            name = f"{steps} steps" + (f" {ema_name}" if len(decays) > 1 else "")
-            if args.save:
-                pol.save(args.save / name.replace(" ", "_"))
-            yield name, pol
+            several = len(decays) > 1
+            if args.save:  # here/<steps> as before; here/<steps>_ema_<decay> with --ema
+                pol.save(args.save / (f"{steps}_{ema_name.replace(' ', '_')}" if several
+                                      else str(steps)))
+            yield f"{steps} steps" + (f" {ema_name}" if several else ""), pol
 
 
 class EmaTracks:
@@ -119,11 +120,12 @@ class EmaTracks:
         """Advance every track by one step towards ``module``'s raw weights."""
         from baselines.common.pretrain import update_ema
 
-        if not self.copies:
+        if not self.copies:  # parameter lists built once, not on every step
             self.copies = [copy.deepcopy(module) for _ in self.decays]
-        params = list(module.parameters())
-        for decay, ema in zip(self.decays, self.copies, strict=True):
-            update_ema(list(ema.parameters()), params, decay, step)
+            self._params = list(module.parameters())
+            self._ema_params = [list(ema.parameters()) for ema in self.copies]
+        for decay, ema_params in zip(self.decays, self._ema_params, strict=True):
+            update_ema(ema_params, self._params, decay, step)
 
     def policy_like(self, policy: Any, i: int) -> Any:
         """A copy of ``policy`` whose denoiser holds track ``i``'s weights."""
