@@ -19,6 +19,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from tasks.portable import dot, norm
+
 
 class RadialEnv(gym.Env):
     """Reach one of ``n_goals`` evenly spaced goals on the unit circle.
@@ -65,17 +67,17 @@ class RadialEnv(gym.Env):
         prev = self._pos.copy()
         self._pos = prev + self.speed * self.gain * a
         self._t += 1
-        reward = float(np.linalg.norm(self._pos) - np.linalg.norm(prev)) - self.time_cost
+        reward = (norm(self._pos) - norm(prev)) - self.time_cost
         info: dict[str, Any] = {}
-        crossed = np.linalg.norm(self._pos) >= 1.0
+        crossed = norm(self._pos) >= 1.0
         truncated = not crossed and self._t >= self.horizon
         if crossed:
             # where the segment meets the unit circle
             d = self._pos - prev
-            qa, qb, qc = d @ d, 2 * prev @ d, prev @ prev - 1.0
+            qa, qb, qc = dot(d, d), 2 * dot(prev, d), dot(prev, prev) - 1.0
             frac = (-qb + np.sqrt(max(qb * qb - 4 * qa * qc, 0.0))) / (2 * qa)
             hit = prev + frac * d
-            dist = np.linalg.norm(self.goals - hit, axis=1)
+            dist = norm(self.goals - hit, axis=1)
             k = int(np.argmin(dist))
             success = bool(dist[k] <= self.goal_radius)
             reward += self.success_bonus if success else 0.0
@@ -98,5 +100,5 @@ class RadialExpert:
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         direction = self.target - obs[:2]
-        return (self.gain * direction / max(np.linalg.norm(direction), 1e-9)).astype(
+        return (self.gain * direction / max(norm(direction), 1e-9)).astype(
             np.float32)
