@@ -283,11 +283,15 @@ class Diffusion(nn.Module):
     @torch.no_grad()
     def sample_ancestral(self, cond: torch.Tensor, x: torch.Tensor,
                          generator: torch.Generator | None = None) -> torch.Tensor:
-        """DDPM ancestral sampling with the pretrained ``actor`` over all T training steps.
+        """DDPM ancestral sampling over all T training steps.
 
         Each step draws from the true posterior q(x_{t-1} | x_t, x0_hat) (the DDIM update with
         eta = 1 at every training step, no std floor, x0_hat clipped as in :meth:`p_mean_std`);
-        this is how a DDPM-trained policy is sampled when it is not fine-tuned.
+        this is how a DDPM-trained policy is sampled when it is not fine-tuned, with the
+        pretrained ``actor``. A policy fine-tuned on the DDPM chain uses ``actor_ft`` on its
+        last K' steps (t < K'): DPPO's evaluation (``diffusion_vpg.py``, ``forward`` with
+        ``deterministic=True``: the posterior std floored at 1e-3, which the cosine schedule
+        never reaches, and 0 at t = 0).
 
         Args:
             cond: Normalised observations, (B, obs_dim).
@@ -296,11 +300,20 @@ class Diffusion(nn.Module):
 
         Returns:
             Final normalised chunks, (B, H * A).
+
+        Raises:
+            ValueError: A policy fine-tuned on a chain other than the DDPM chain.
         """
         cfg = self.cfg
         b = x.shape[0]
+        k_ft = self.ft_denoising_steps if self.actor_ft is not None else 0
+        if k_ft and cfg.ddim_steps != cfg.denoising_steps:
+            raise ValueError("only a policy fine-tuned on the DDPM chain (all T steps) samples "
+                             "ancestrally; one fine-tuned on a DDIM chain samples it with "
+                             "eta = 0")
         for t in range(cfg.denoising_steps - 1, -1, -1):
-            eps = self.actor(x, torch.full((b,), t, dtype=torch.long, device=x.device), cond)
+            net = self.actor_ft if t < k_ft else self.actor
+            eps = net(x, torch.full((b,), t, dtype=torch.long, device=x.device), cond)
             mu, sigma = self._update(x, eps, self.ddpm_coefs.at(t), 1.0)
             if t > 0:
                 z = torch.randn(x.shape, generator=generator, device=x.device)

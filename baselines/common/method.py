@@ -88,8 +88,9 @@ class DiffusionMethodBase:
 
         Success gained and modes retained by fine-tuning are measured against it, so that
         they are the algorithm's and not the sampler's (``bc``'s 20-step ancestral DDPM is
-        not what a fine-tuned policy samples with). Fine-tuners here evaluate the backbone's
-        DDIM chain with eta = 0 from random initial noise.
+        not what a fine-tuned policy samples with, except for ``dppo`` and ``entropy-rl``,
+        which are evaluated ancestrally as DPPO is). Here: the backbone's DDIM chain with
+        eta = 0 from random initial noise.
         """
         import dataclasses
 

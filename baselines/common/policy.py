@@ -36,7 +36,9 @@ class DiffusionPolicy:
     ``act`` normalises observations, denoises Gaussian initial noise, un-normalises, and
     returns the first ``act_steps`` actions of each chunk. At evaluation a policy that is not
     fine-tuned samples as its config's ``pretrained_sampler`` says (DDPM ancestral by
-    default); a fine-tuned one runs its DDIM chain with eta = 0.
+    default); a fine-tuned one as its ``finetuned_sampler`` says: its DDIM chain with eta = 0
+    (``"ddim"``, the default), or ancestrally through its DDPM chain (``"ddpm"``: DPPO's
+    evaluation of its DDPM-chain policies).
 
     Args:
         model: The diffusion model (denoiser(s) + schedule).
@@ -57,6 +59,9 @@ class DiffusionPolicy:
         self.device = device
         self.eta = 1.0  # DDIM eta of non-deterministic sampling
         self.min_sampling_std = 0.1
+        # how a fine-tuned policy samples at evaluation ("ddim": eta = 0; "ddpm": ancestral
+        # through the DDPM chain, the fine-tuned copy on the last K' steps)
+        self.finetuned_sampler = "ddim"
 
     # ------------------------------------------------------------------ shapes
     @property
@@ -99,9 +104,10 @@ class DiffusionPolicy:
 
         Args:
             obs: Observations, (B, obs_dim) float32.
-            deterministic: Evaluation sampling: the pretrained sampler (see the class
-                docstring) or, once fine-tuned, DDIM with eta = 0 (the initial noise is
-                still random, so the policy stays multimodal). False: the stochastic
+            deterministic: Evaluation sampling: the pretrained sampler or, once
+                fine-tuned, the ``finetuned_sampler`` (see the class docstring; with DDIM's
+                eta = 0 the initial noise is still random, so the policy stays multimodal).
+                False: the stochastic
                 (eta = 1, std-floored) DDIM chain that fine-tuning explores with.
 
         Returns:
@@ -131,8 +137,12 @@ class DiffusionPolicy:
 
     @property
     def uses_ancestral_sampling(self) -> bool:
-        """Whether evaluation samples with DDPM over all steps (a pretrained, ``"ddpm"`` policy)."""
-        return self.model.actor_ft is None and self.model.cfg.pretrained_sampler == "ddpm"
+        """Whether evaluation samples with DDPM over all steps: a pretrained policy whose
+        ``pretrained_sampler`` is ``"ddpm"``, or a fine-tuned one whose ``finetuned_sampler``
+        is."""
+        if self.model.actor_ft is None:
+            return self.model.cfg.pretrained_sampler == "ddpm"
+        return self.finetuned_sampler == "ddpm"
 
     # ------------------------------------------------------------------ fine-tuning helpers
     def enable_finetuning(self, ft_denoising_steps: int) -> None:
@@ -183,6 +193,7 @@ class DiffusionPolicy:
             "obs_norm": self.obs_norm.to_json(), "act_norm": self.act_norm.to_json(),
             "ft_denoising_steps": self.model.ft_denoising_steps,
             "eta": self.eta, "min_sampling_std": self.min_sampling_std,
+            "finetuned_sampler": self.finetuned_sampler,
             "extra": self.extra_json(),
         }
         (directory / "policy.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
@@ -223,6 +234,8 @@ class DiffusionPolicy:
                      MinMaxNormalizer.from_json(meta["act_norm"]), meta["act_steps"], device)
         policy.eta = float(meta.get("eta", 1.0))
         policy.min_sampling_std = float(meta.get("min_sampling_std", 0.1))
+        # policies saved before the field existed were evaluated with eta = 0
+        policy.finetuned_sampler = str(meta.get("finetuned_sampler", "ddim"))
         extras = {k[len("extra."):]: v for k, v in tensors.items() if k.startswith("extra.")}
         policy.restore_extras(meta.get("extra", {}), extras)
         return policy

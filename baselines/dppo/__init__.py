@@ -53,10 +53,15 @@ class DPPOMethod(DiffusionMethodBase):
     """
 
     name = "dppo"
-    version = "2"
+    # 3: a DDPM-chain policy is evaluated ancestrally, as DPPO does (2: DDIM with eta = 0)
+    version = "3"
     description = ("DPPO: PPO on the last 10 of 20 DDPM steps, DPPO's per-family configs "
                    "(Ren et al. 2024)")
     config_class: type = DPPOConfig
+    ancestral_evaluation = True
+    """Evaluate a policy fine-tuned on the DDPM chain ancestrally (DPPO's
+    ``diffusion_vpg.py``); subclasses whose initial noise must select the chunk (BMD's
+    steering) set False and evaluate with eta = 0."""
 
     def __init__(self, diffusion: DiffusionConfig | None = None,
                  finetune: Any | None = None) -> None:
@@ -84,8 +89,8 @@ class DPPOMethod(DiffusionMethodBase):
 
     def finetune(self, policy: Any, ctx: RunContext) -> DiffusionPolicy:
         """Fine-tune within ``ctx.budget``: ``finetune_iterations`` x ``n_envs`` x
-        ``finetune_steps_per_iter`` decisions; the returned policy acts with deterministic
-        DDIM (eta = 0) through the fine-tuned last K' steps."""
+        ``finetune_steps_per_iter`` decisions; the returned policy is evaluated as
+        :meth:`set_evaluation_sampler` says."""
         from baselines.common.policy import DiffusionPolicy
 
         if not isinstance(policy, DiffusionPolicy):
@@ -95,6 +100,7 @@ class DPPOMethod(DiffusionMethodBase):
         budget = ctx.budget
         policy = self.prepare_policy(policy, cfg, ctx)
         trainer = self.make_trainer(policy, cfg, ctx)
+        self.set_evaluation_sampler(policy, cfg)  # before training: checkpoints evaluate too
         venv = ctx.make_vector_env(budget.n_envs, ctx.seed)
         try:
             from benchmark.seeding import train_seed
@@ -109,9 +115,26 @@ class DPPOMethod(DiffusionMethodBase):
         self.last_trainer = trainer
         return trainer.policy
 
+    @classmethod
+    def set_evaluation_sampler(cls, policy: DiffusionPolicy, cfg: DPPOConfig) -> None:
+        """How the fine-tuned ``policy`` samples at evaluation: ancestrally through its DDPM
+        chain (``actor`` on the early steps, ``actor_ft`` on the last K'), as DPPO evaluates
+        its DDPM-chain policies (``diffusion_vpg.py``: ``deterministic=True`` keeps the
+        posterior noise, floored at 1e-3, and drops it at t = 0); with eta = 0 on a DDIM
+        chain (DPPO's DDIM configs) or where :attr:`ancestral_evaluation` is off."""
+        ancestral = cls.ancestral_evaluation and cfg.chain == "ddpm"
+        policy.finetuned_sampler = "ddpm" if ancestral else "ddim"
+
     def reference_policy(self, pretrained: DiffusionPolicy, ctx: RunContext) -> DiffusionPolicy:
-        """The pretrained policy on the chain DPPO fine-tunes (all T steps for ``"ddpm"``),
-        evaluated as the fine-tuned policy is (eta = 0)."""
+        """The pretrained policy sampling as the fine-tuned policy is evaluated: ancestral
+        DDPM (``bc``'s sampler exactly) for an ancestrally evaluated DDPM chain, else the
+        chain DPPO fine-tunes (all T steps for ``"ddpm"``) with eta = 0."""
+        import dataclasses
+
+        if self.ancestral_evaluation and self.finetune_config.chain == "ddpm":
+            pretrained.model.cfg = dataclasses.replace(pretrained.model.cfg,
+                                                       pretrained_sampler="ddpm")
+            return pretrained
         ref = super().reference_policy(pretrained, ctx)
         if self.finetune_config.chain == "ddpm":
             ref.model.set_ddim_steps(ref.model.cfg.denoising_steps)

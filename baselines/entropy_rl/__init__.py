@@ -59,7 +59,8 @@ class EntropyRLMethod(DPPOMethod):
     """DPPO + a k-NN estimate of −log π(a | s) as a soft-RL reward."""
 
     name = "entropy-rl"
-    version = "2"
+    # 3: evaluated as dppo 3 (ancestrally through its DDPM chain)
+    version = "3"
     description = "DPPO + max-entropy reward -alpha log pi(a|s), k-NN density estimate"
     config_class = EntropyRLConfig
 

@@ -165,6 +165,8 @@ class DPPOBMDMethod(DPPOMethod):
 
     name = "dppo-bmd"
     version = "1"
+    # the steering actor's initial noise selects the chunk only on an eta = 0 chain
+    ancestral_evaluation = False
     description = "DPPO[BMD]: DPPO on the last denoising steps + z-conditioned noise steering"
 
     def __init__(self, diffusion: DiffusionConfig | None = None, finetune: Any | None = None,

@@ -275,3 +275,54 @@ def test_every_diffusion_method_takes_the_family_backbone_and_shares_its_checkpo
     assert dppo.finetune_config.actor_lr != 0  # the DPPO family config is still applied
     with pytest.raises(UsageError, match="is the default"):
         configure_method(get_method_class("bc")(), "bc", {"diffusion.residual": True}, kitchen)
+
+
+def test_a_dppo_policy_is_evaluated_as_dppo_evaluates_its_ddpm_chain(tiny_policy):
+    """DPPO's ``diffusion_vpg.py`` evaluates a DDPM-chain policy (``deterministic=True``) with
+    the posterior noise at every step but the last (std floored at 1e-3, which the cosine
+    schedule never reaches), through ``actor`` on the early steps and ``actor_ft`` on the last
+    K'. So a policy whose ``actor_ft`` still equals the pretrained ``actor`` acts exactly as
+    the pretrained policy's ancestral sampler (``bc``) does, and the evaluation is not DDIM's
+    eta = 0 ODE, which the project used before."""
+    import copy
+    import dataclasses
+
+    from baselines.dppo import DPPOMethod
+
+    pre = copy.deepcopy(tiny_policy)
+    pre.model.cfg = dataclasses.replace(pre.model.cfg, pretrained_sampler="ddpm")
+    policy = copy.deepcopy(pre)
+    cfg = DPPOConfig(critic_hidden_dims=(16,))
+    DPPOTrainer(policy, cfg)
+    DPPOMethod.set_evaluation_sampler(policy, cfg)
+    assert policy.finetuned_sampler == "ddpm" and policy.uses_ancestral_sampling
+    obs = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
+    torch.manual_seed(3)
+    bc = pre.act(obs)
+    torch.manual_seed(3)
+    np.testing.assert_array_equal(policy.act(obs), bc)
+    # the fine-tuned copy drives the last K' steps of that evaluation
+    with torch.no_grad():
+        for p in policy.model.actor_ft.parameters():
+            p.add_(0.05)
+    torch.manual_seed(3)
+    assert not np.array_equal(policy.act(obs), bc)
+    # the same policy on DDIM's eta = 0 chain (dppo-bmd's evaluation) is another sampler
+    policy.finetuned_sampler = "ddim"
+    torch.manual_seed(3)
+    assert not np.array_equal(policy.act(obs), bc)
+
+
+def test_a_policy_fine_tuned_on_a_ddim_chain_keeps_eta_zero_evaluation(tiny_policy):
+    import copy
+
+    from baselines.dppo import DPPOMethod
+
+    policy = copy.deepcopy(tiny_policy)
+    cfg = DPPOConfig(chain="ddim", critic_hidden_dims=(16,))
+    DPPOTrainer(policy, cfg)
+    DPPOMethod.set_evaluation_sampler(policy, cfg)
+    assert policy.finetuned_sampler == "ddim" and not policy.uses_ancestral_sampling
+    policy.finetuned_sampler = "ddpm"  # forced onto a chain that is not DDPM's: refused
+    with pytest.raises(ValueError, match="DDPM chain"):
+        policy.act(np.zeros((2, 4), np.float32))
