@@ -4,4 +4,9 @@ It knows no particular task or method; those are found through :mod:`benchmark.r
 Importing this package is cheap (no torch, no mlflow).
 """
 
+from benchmark.blas import pin_openblas_kernel
+
+# before anything imports numpy: the same BLAS kernel, hence the same bits, on every CPU
+pin_openblas_kernel()
+
 __version__ = "0.1.0"

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.blas import kernel_hint
 from benchmark.envvars import positive_int
 from benchmark.errors import DatasetError
 from benchmark.interrupts import restore_default_sigterm
@@ -474,7 +475,7 @@ def load_dataset(task: Task) -> DemoDataset:
         raise DatasetError(
             f"dataset {spec.dataset_id} at {path} has content hash {ds.content_hash}, but task "
             f"{spec.id} requires {spec.dataset_hash}. The files were changed or built by other "
-            f"code. {_rebuild_hint(spec.id)}"
+            f"code. {_rebuild_hint(spec.id)}{kernel_hint()}"
         )
     stats_file = path / HASH_FILE
     if stats_file.exists():

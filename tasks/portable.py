@@ -24,3 +24,4 @@ def norm(v: np.ndarray, axis: int | None = None) -> float | np.ndarray:
     if axis is None:
         return float(np.sqrt(np.sum(sq)))
     return np.sqrt(np.sum(sq, axis=axis))
+

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+import benchmark  # noqa: F401  (first, so that it pins numpy's BLAS kernel: benchmark/blas.py)
+
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
