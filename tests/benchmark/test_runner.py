@@ -215,8 +215,11 @@ def test_bmd_smoke_logs_the_papers_metrics_and_its_latent_modes(avoid_dataset):
 
 def test_fine_tuning_is_measured_against_the_pretrained_policy_under_its_own_sampler(
         avoid_dataset):
-    """Issue 15: bc samples with 20-step ancestral DDPM, the fine-tuned methods with their
-    DDIM chain: 'success gained' mixed the algorithm with the sampler."""
+    """Issue 15: bc samples with 20-step ancestral DDPM, most fine-tuned methods with their
+    DDIM chain: 'success gained' mixed the algorithm with the sampler. (dppo samples as bc
+    does since it is evaluated as DPPO evaluates; dppo-bmd keeps eta = 0.)"""
+    import copy
+
     from baselines.common.policy import DiffusionPolicy
     from benchmark.options import configure_method
     from benchmark.registry import get_task
@@ -235,9 +238,15 @@ def test_fine_tuning_is_measured_against_the_pretrained_policy_under_its_own_sam
     norm = MinMaxNormalizer.fit(np.zeros((2, 4), np.float32) + [[0], [1]])
     pre = DiffusionPolicy(Diffusion(4, 8, 2, TINY), norm,
                           MinMaxNormalizer.fit(np.array([[-1.0, -1.0], [1.0, 1.0]])), 4)
-    ref = method.reference_policy(pre, None)
-    assert not ref.uses_ancestral_sampling  # the DDIM chain, eta 0, as dppo evaluates
-    assert ref.model.cfg.ddim_steps == TINY.denoising_steps  # the DDPM chain dppo tunes
+    ref = method.reference_policy(copy.deepcopy(pre), None)
+    # dppo is evaluated as DPPO evaluates its DDPM chain: ancestrally, bc's own sampler
+    assert ref.uses_ancestral_sampling and ref.model.cfg.ddim_steps == TINY.ddim_steps
+    # dppo-bmd evaluates the DDPM chain it tunes with eta = 0 (its noise selects the chunk)
+    bmd, _ = configure_method(get_method_class("dppo-bmd")(), "dppo-bmd", {},
+                              get_task("avoid").spec)
+    ref = bmd.reference_policy(copy.deepcopy(pre), None)
+    assert not ref.uses_ancestral_sampling  # the DDIM chain, eta 0
+    assert ref.model.cfg.ddim_steps == TINY.denoising_steps  # the DDPM chain it tunes
     bc = evaluate(EvalRequest(method="bc", task="avoid", seeds=(0,), tier="smoke",
                               track=False))
     assert schema.REFERENCE_SUCCESS not in bc.seeds[0].metrics  # bc is its own reference
