@@ -184,9 +184,38 @@ def push(repo: Path, progress: Progress = SILENT) -> None:
         run_dvc(["push", "-q", *_remote_args(repo), DVC_FILE], repo)
 
 
+def _cache_object(cache: Path, md5: str) -> Path:
+    """Where DVC 3 keeps the object ``md5`` in the cache folder ``cache``."""
+    return cache / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def missing_from_cache(repo: Path, targets: list[str] | None = None) -> list[str]:
+    """The files of the tracked version (or of ``targets`` under ``datasets/``) that DVC's
+    local cache lacks; the folder's manifest (``<md5>.dir``) stands for all of them while it
+    is missing itself. Empty when a checkout can restore them."""
+    md5 = tracked_md5(repo)
+    if md5 is None:
+        return [DVC_FILE]
+    out = run_dvc(["cache", "dir"], repo).stdout.strip()
+    cache = Path(out) if out else repo / ".dvc" / "cache"
+    manifest = _cache_object(cache, md5)
+    if not manifest.exists():
+        return [f"{md5} (the manifest of {TRACKED_DIR}/)"]
+    prefixes = [t[len(TRACKED_DIR) + 1:].rstrip("/") + "/" for t in targets or []
+                if t.startswith(f"{TRACKED_DIR}/")]
+    return [entry["relpath"] for entry in json.loads(manifest.read_text())
+            if (not prefixes or any(entry["relpath"].startswith(p) for p in prefixes))
+            and not _cache_object(cache, entry["md5"]).exists()]
+
+
 def pull(repo: Path, targets: list[str] | None = None, force: bool = False,
          progress: Progress = SILENT) -> None:
-    """``dvc pull`` the tracked datasets (or only ``targets``, paths under ``datasets/``).
+    """Fetch the tracked datasets (or only ``targets``, paths under ``datasets/``) from the
+    remote into DVC's cache, then check them out, only once the cache holds all of them.
+
+    ``dvc pull`` whose data the remote cannot serve deletes the whole tracked folder, local
+    datasets included (DVC 3.67: "Checkout failed for following targets: datasets"), so the
+    fetch and the checkout are separate and the cache is checked in between.
 
     Args:
         repo: The repository.
@@ -194,14 +223,25 @@ def pull(repo: Path, targets: list[str] | None = None, force: bool = False,
             None pulls all of ``datasets.dvc``.
         force: Overwrite local files that differ from the tracked version.
         progress: Progress reporter.
+
+    Raises:
+        DatasetError: Nothing tracked, or the remote lacks part of it (nothing is changed).
     """
     if not (repo / DVC_FILE).exists():
         raise DatasetError(f"no {DVC_FILE} in {repo}: there is no tracked dataset version "
                            "to pull; build one with `bench datasets build`")
     check_tracked_root(repo)
-    args = ["pull", "-q", *_remote_args(repo), *(["--force"] if force else [])]
+    what = targets or [DVC_FILE]
     with progress.task(f"dvc pull ({remote_url(repo)})", total=None):
-        run_dvc([*args, *(targets or [DVC_FILE])], repo)
+        run_dvc(["fetch", "-q", *_remote_args(repo), *what], repo)
+        missing = missing_from_cache(repo, targets)
+        if missing:
+            raise DatasetError(
+                f"the DVC remote ({remote_url(repo)}) does not hold the tracked datasets "
+                f"({len(missing)} missing, e.g. {missing[0]}); nothing was changed. Push them "
+                "from a checkout that has them (`bench datasets push`), or build them here "
+                "(`bench datasets build`).")
+        run_dvc(["checkout", "-q", *(["--force"] if force else []), *what], repo)
 
 
 def status(repo: Path, cloud: bool = False) -> dict[str, Any]:

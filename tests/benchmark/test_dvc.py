@@ -127,3 +127,24 @@ def test_rebuild_leaves_dvc_status_clean(dvc_repo):
     again = build_dataset(AVOID, force=True)
     assert again.content_hash == first.content_hash
     assert dvc.status(dvc_repo) == {}
+
+
+def test_a_pull_the_remote_cannot_serve_loses_no_local_dataset(dvc_repo, avoid_dataset,
+                                                                _session_datasets):
+    """Found on a fresh machine: ``datasets.dvc`` tracked a version that neither the DVC cache
+    nor the (absent) remote held; ``ensure_dataset`` of a missing dataset ran a granular
+    ``dvc pull``, whose failed checkout deleted the whole datasets folder, every dataset
+    built there included. A pull that cannot be served now changes nothing."""
+    kept = _copy_avoid(avoid_dataset, _session_datasets, dvc_repo)
+    other = dvc_repo / "datasets" / "modebench" / "other" / "expert-v0"
+    other.mkdir(parents=True)
+    (other / "data.txt").write_text("tracked, then lost")
+    dvc.add(dvc_repo)  # never pushed
+    shutil.rmtree(dvc_repo / ".dvc" / "cache")  # a fresh clone has no cache either
+    shutil.rmtree(other)
+    assert dvc.pull_dataset("modebench/other/expert-v0") is False
+    assert kept.exists() and any(kept.rglob("*"))
+    with pytest.raises(DatasetError, match="remote"):
+        dvc.pull(dvc_repo)
+    assert kept.exists() and any(kept.rglob("*"))
+    assert load_dataset(AVOID).content_hash == avoid_dataset.content_hash
