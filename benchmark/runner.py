@@ -72,6 +72,8 @@ class SeedResult:
     run_id: str | None
     metrics: dict[str, float]
     mode_distributions: dict[str, dict[str, int]]
+    # the pretrained policy's nominal modes: under the method's own sampler (its reference)
+    # for a fine-tuning method, as evaluated for bc otherwise
     pretrain_distribution: dict[str, int]
     records: list[EpisodeRecord]
     latent_map: list[str | None] | None = None  # mode-selectable methods: z -> mode
@@ -481,12 +483,9 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
         )
         _limit_torch_threads(device)
         pretrained, pretrained_dir = _pretrained(method, dataset, ctx)
-        with _naming_method(req.method):
-            pretrain_dist, pretrain_records = _pretrain_distribution(
-                pretrained, task, nominal, budget, progress, pretrained_dir, spec_hash,
-                method_config_hash(method, {}, None))
         fine_tunes = getattr(method, "fine_tunes", True)
         reference: dict[str, Any] | None = None
+        pretrain_records: list[EpisodeRecord] | None = None
         if fine_tunes and hasattr(method, "reference_policy"):
             # the pretrained policy under the method's own sampler: what fine-tuning is
             # measured against (bc's sampler would credit the algorithm with the sampler's gain)
@@ -501,9 +500,17 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
             reference = _cached_json(
                 pretrained_dir / f"reference-{spec_hash}-{method_config_hash(method, {}, None)}"
                 ".json", evaluate_reference)
-        if fine_tunes and pretrain_records is not None:
-            # the reference evaluation just used this object (a cold cache); fine-tune a fresh
-            # load so that what is fine-tuned never depends on the cache's state
+            # the pretrained stage (0 %) of checkpoint stability, under the sampler of the
+            # later stages: the reference's episodes, not a second evaluation under bc's
+            pretrain_dist = reference["dist"]
+        else:
+            with _naming_method(req.method):
+                pretrain_dist, pretrain_records = _pretrain_distribution(
+                    pretrained, task, nominal, budget, progress, pretrained_dir, spec_hash,
+                    method_config_hash(method, {}, None))
+        if fine_tunes:
+            # fine-tune a fresh load, so that what is fine-tuned never depends on the cache's
+            # state (a cold cache hands over the object it just trained)
             pretrained = method.load(pretrained_dir, ctx)
         seed_everything(seed)
         policy = method.finetune(pretrained, ctx)

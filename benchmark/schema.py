@@ -39,7 +39,8 @@ TAG_PARENT = "mlflow.parentRunId"
 TAG_ERROR = "modebench.error"  # first line of the error of a FAILED run
 # seed runs: JSON {label: count} of successful nominal episodes, per level
 TAG_MODE_DISTRIBUTION = "modebench.mode_distribution"  # JSON {level: {label: count}}
-TAG_PRETRAIN_MODE_DISTRIBUTION = "modebench.pretrain_mode_distribution"  # JSON {label: count}
+# JSON {label: count}: the pretrained policy at nominal, under the method's own sampler
+TAG_PRETRAIN_MODE_DISTRIBUTION = "modebench.pretrain_mode_distribution"
 # seed runs of mode-selectable methods: each latent z evaluated with z forced
 TAG_LATENT_COUNTS = "modebench.latent_counts"  # JSON {z: {label: successful episodes}}
 TAG_LATENT_MAP = "modebench.latent_map"  # JSON [mode of z or null] (z's most frequent mode)

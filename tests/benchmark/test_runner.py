@@ -310,3 +310,33 @@ def test_fine_tuners_log_learning_curves_that_the_leaderboard_draws(method, avoi
     build_site(compile_leaderboard([bc]), tmp_path / "site2")
     assert "Learning curves" not in (tmp_path / "site2" / "tasks"
                                      / f"{slug('avoid-v0')}.html").read_text()
+
+
+@pytest.mark.parametrize("method", ["bmd", "dppo"])
+def test_checkpoint_stability_starts_from_the_pretrained_policy_under_the_methods_sampler(
+        method, avoid_dataset, tmp_path, monkeypatch):
+    """The 0 % stage of checkpoint stability was the pretrained policy under bc's ancestral
+    sampler while the 50 % and 100 % stages, and mode retention's reference, ran the method's
+    own sampler (bmd: the steered DDIM chain), so stability mixed sampler with training. The
+    0 % stage is now the reference evaluation, and the pretrained policy is evaluated once
+    instead of twice (a 96-episode kitchen evaluation, ~2 min, on a cold cache)."""
+    import json
+
+    from benchmark import runner
+
+    monkeypatch.setenv("MODEBENCH_CACHE", str(tmp_path / "cache"))
+    calls = []
+    original = runner._evaluate_levels
+
+    def count(*args, **kwargs):
+        calls.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "_evaluate_levels", count)
+    result = evaluate(EvalRequest(method=method, task="avoid", seeds=(0,), tier="smoke",
+                                  track=False))
+    # the reference, the 50 % checkpoint and the final policy: three evaluations
+    assert len(calls) == 3
+    (ref_file,) = (tmp_path / "cache" / "pretrained").glob("*/reference-*.json")
+    reference = json.loads(ref_file.read_text())
+    assert result.seeds[0].pretrain_distribution == reference["dist"]
