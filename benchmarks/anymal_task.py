@@ -13,7 +13,7 @@ Measures, on one core:
   start).
 
     python benchmarks/anymal_task.py --episodes 40
-    python benchmarks/anymal_task.py --episodes 20 --levels nominal,slope_6deg
+    python benchmarks/anymal_task.py --episodes 20 --levels nominal,slope_5deg
     python benchmarks/anymal_task.py --routes --levels none
     python benchmarks/anymal_task.py --routes --commit-point 0,0 --k-side 2 --levels none
     MENAGERIE_ROOT=~/mujoco_menagerie python benchmarks/anymal_task.py --task anymal-menagerie
@@ -132,7 +132,7 @@ def route_separation(task, n_episodes: int, steps: tuple[int, ...] = (20, 30, 40
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", default="anymal",
-                    help="anymal, anymal-v2 or anymal-menagerie (needs $MENAGERIE_ROOT)")
+                    help="anymal, anymal-v3 or anymal-menagerie (needs $MENAGERIE_ROOT)")
     ap.add_argument("--episodes", type=int, default=40, help="expert episodes per level")
     ap.add_argument("--levels", default="all",
                     help="comma-separated level names, 'all' or 'none'")

@@ -31,12 +31,12 @@ def test_verify_all_skips_a_task_this_machine_cannot_run_and_says_why(tmp_path, 
     monkeypatch.setenv("COLUMNS", "300")
     result = runner.invoke(app, ["datasets", "verify"])
     assert result.exit_code == 3  # the runnable tasks' datasets are missing here
-    assert "skipped anymal-menagerie-v2" in result.output and "MENAGERIE_ROOT" in result.output
+    assert "skipped anymal-menagerie-v3" in result.output and "MENAGERIE_ROOT" in result.output
     assert "avoid-v0: dataset modebench/avoid/expert-v0 is missing" in result.output
-    assert "anymal-menagerie-v2: dataset" not in result.output  # not counted as a problem
+    assert "anymal-menagerie-v3: dataset" not in result.output  # not counted as a problem
     # named explicitly, it is checked (and missing)
     result = runner.invoke(app, ["datasets", "verify", "--task", "anymal-menagerie"])
-    assert result.exit_code == 3 and "anymal-menagerie-v2: dataset" in result.output
+    assert result.exit_code == 3 and "anymal-menagerie-v3: dataset" in result.output
 
 
 def test_verify_unknown_task_exits_2():

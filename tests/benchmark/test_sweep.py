@@ -112,9 +112,9 @@ def test_all_tasks_leaves_out_a_task_this_machine_cannot_run_unless_named(monkey
 
     monkeypatch.delenv("MENAGERIE_ROOT", raising=False)
     ids = [t.spec.id for t in resolve_tasks(["all"])]
-    assert "avoid-v0" in ids and "anymal-v2" in ids and "anymal-menagerie-v2" not in ids
+    assert "avoid-v0" in ids and "anymal-v3" in ids and "anymal-menagerie-v3" not in ids
     named = [t.spec.id for t in resolve_tasks(["all", "anymal-menagerie"])]
-    assert "anymal-menagerie-v2" in named
+    assert "anymal-menagerie-v3" in named
 
 
 def test_unit_key_covers_every_component_and_is_recomputable_from_run_tags():

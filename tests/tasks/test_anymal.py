@@ -104,7 +104,7 @@ def test_spec_hash_includes_the_model_file_hash():
 def test_menagerie_variant_without_checkout_fails_clearly(monkeypatch, tmp_path):
     monkeypatch.setenv("MENAGERIE_ROOT", str(tmp_path))  # a folder without the model
     (task,) = menagerie_tasks()
-    assert task.spec.id == "anymal-menagerie-v2"
+    assert task.spec.id == "anymal-menagerie-v3"
     assert task.spec.extra["model"] == {"source": "menagerie", "sha256": None}
     assert task.spec.hash() != SPEC.hash()
     with pytest.raises(ModelNotFoundError, match="MENAGERIE_ROOT") as err:
@@ -227,12 +227,12 @@ def test_dynamics_levels_change_the_model():
     checks = {
         "friction_x0.5": lambda m: np.allclose(m.geom_friction[idx.foot_geoms, 0],
                                                0.5 * m0.geom_friction[idx.foot_geoms, 0]),
-        "payload_10kg": lambda m: np.isclose(m.body_mass[idx.base_body],
-                                             m0.body_mass[idx.base_body] + 10.0),
-        "strength_x0.9": lambda m: np.allclose(m.actuator_forcerange,
-                                               0.9 * m0.actuator_forcerange)
-        and np.allclose(m.actuator_gainprm[:, 0], 0.9 * m0.actuator_gainprm[:, 0]),
-        "slope_6deg": lambda m: m.opt.gravity[0] < -0.9 and np.isclose(
+        "payload_5kg": lambda m: np.isclose(m.body_mass[idx.base_body],
+                                            m0.body_mass[idx.base_body] + 5.0),
+        "strength_x0.92": lambda m: np.allclose(m.actuator_forcerange,
+                                                0.92 * m0.actuator_forcerange)
+        and np.allclose(m.actuator_gainprm[:, 0], 0.92 * m0.actuator_gainprm[:, 0]),
+        "slope_5deg": lambda m: m.opt.gravity[0] < -0.8 and np.isclose(
             np.linalg.norm(m.opt.gravity), np.linalg.norm(m0.opt.gravity)),
     }
     for name, check in checks.items():
@@ -245,10 +245,10 @@ def test_dynamics_levels_change_the_model():
 def test_dynamics_perturbations_change_the_motion():
     actions = [np.zeros(12, np.float32)] * 25
     nominal, _ = _rollout(TASK.make_env(), 3, actions)
-    for name in ("payload_10kg", "strength_x0.9", "slope_6deg", "friction_x0.25"):
+    for name in ("payload_5kg", "strength_x0.92", "slope_5deg", "friction_x0.25"):
         perturbed, _ = _rollout(TASK.make_env(TASK.spec.perturbation(name)), 3, actions)
         assert not np.allclose(perturbed, nominal), name
-    heavy, _ = _rollout(TASK.make_env(TASK.spec.perturbation("payload_10kg")), 3, actions)
+    heavy, _ = _rollout(TASK.make_env(TASK.spec.perturbation("payload_5kg")), 3, actions)
     assert heavy[-1, 0] < nominal[-1, 0]  # a heavier base sags lower
 
 
@@ -292,20 +292,25 @@ def test_smoke_evaluation_with_perturbations_through_the_runner(monkeypatch):
     assert result.spec_hash == spec.hash() and result.group_run_id is not None
 
 
-@pytest.mark.parametrize("old", ["anymal-v0", "anymal-v1", "anymal-menagerie-v0",
-                                 "anymal-menagerie-v1"])
+@pytest.mark.parametrize("old", ["anymal-v0", "anymal-v1", "anymal-v2", "anymal-menagerie-v0",
+                                 "anymal-menagerie-v1", "anymal-menagerie-v2"])
 def test_retired_versions_are_refused_naming_the_new_one(old):
     """Issue 14: v0's strength ladder went to x0.8, where the expert itself succeeds in
     0.2 of the episodes; v1 kept v0's env and demonstrations with the rungs x0.95 and x0.9;
     v2 keeps v1's env and ladder with demonstrations whose routes part early (the expert's
-    commit point) and its own dataset."""
+    commit point) and its own dataset; v3 keeps v2's env and demonstrations and ends the
+    payload, strength and slope ladders at rungs the expert solves on both routes (v2's
+    10 kg, x0.9 and 6 deg: right route 0.41, 0.73, 0.59 over 100 episodes)."""
     from benchmark.errors import UnknownIdError
 
     family = old.rsplit("-v", 1)[0]
-    with pytest.raises(UnknownIdError, match=f"{family}-v2"):
+    with pytest.raises(UnknownIdError, match=f"{family}-v3"):
         get_task(old)
     spec = get_task(family).spec
-    assert spec.version == 2
-    assert [lv.name for lv in spec.perturbations if lv.ladder == "strength"] == [
-        "strength_x0.95", "strength_x0.9"]
+    assert spec.version == 3
+    ladders = {name: [lv.name for lv in spec.perturbations if lv.ladder == name]
+               for name in ("payload", "strength", "slope")}
+    assert ladders == {"payload": ["payload_2.5kg", "payload_5kg"],
+                       "strength": ["strength_x0.95", "strength_x0.92"],
+                       "slope": ["slope_3deg", "slope_5deg"]}
     assert spec.dataset_id == f"modebench/{spec.name}/expert-v1"
