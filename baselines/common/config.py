@@ -110,8 +110,13 @@ BACKBONE_FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     # DPPO's robot configs use residual MLP blocks. Measured on kitchen-v1 (one seed, 20k
     # pretraining steps, 16 episodes): 3 x 256 plain 0 of 16 (median first-action error
     # 2.4 cm at 10k steps for 512 residual against 11 cm for 3 x 256 over a chunk); the
-    # avoid and radial tasks keep the class defaults, which their published numbers use
-    "kitchen": {"hidden_dims": (512, 512, 512), "residual": True},
+    # avoid and radial tasks keep the class defaults, which their published numbers use.
+    # ddim_steps 20: the deterministic chain the steered methods (dsrl, res, bmd, res-bmd)
+    # run needs all 20 steps on kitchen: the small tier's checkpoint, seed 0, 96 episodes
+    # (bench evaluate --method bc -o pretrained_sampler=ddim [-o ddim_steps=N]): DDIM 2 / 10
+    # / 20 steps 0.01 / 0.28 / 0.60, ancestral DDPM 0.52 (robosuite-lift, 50 episodes:
+    # DDIM 10 / 20 0.72 / 0.76, DDPM 0.80, so it keeps 10)
+    "kitchen": {"hidden_dims": (512, 512, 512), "residual": True, "ddim_steps": 20},
     # robosuite-lift: DPPO's robomimic lift config (cfg/robomimic/pretrain/lift/
     # pre_diffusion_mlp.yaml: mlp_dims [512, 512, 512], residual_style True). Measured
     # (benchmarks/robosuite_diagnosis.py, seed 0, 8,000 steps, 40 episodes): 3 x 256 plain
