@@ -26,16 +26,21 @@ every x86-64 CPU of the last decade runs."""
 _KERNEL_FLAGS = {"avx2", "fma"}
 
 
-def cpu_runs_pinned_kernel() -> bool:
-    """Whether this CPU has the instructions of :data:`PINNED_KERNEL` (Linux x86-64)."""
+def cpu_flags() -> set[str]:
+    """The CPU's instruction-set flags (``/proc/cpuinfo``; empty where there is none)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return False
+        return set()
     for line in text.splitlines():
         if line.startswith("flags"):
-            return _KERNEL_FLAGS <= set(line.split(":", 1)[1].split())
-    return False
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def cpu_runs_pinned_kernel() -> bool:
+    """Whether this CPU has the instructions of :data:`PINNED_KERNEL` (Linux x86-64)."""
+    return _KERNEL_FLAGS <= cpu_flags()
 
 
 def pin_openblas_kernel() -> bool:

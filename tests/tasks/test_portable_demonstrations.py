@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmark.blas import cpu_flags
+
 ROOT = Path(__file__).resolve().parents[2]
 
 _HASH_OF_DEMOS = """
@@ -34,20 +36,9 @@ print(content_hash([b.observations for b in buffers], [b.actions for b in buffer
 """
 
 
-def _cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
-
-
 def _core_types() -> list[str]:
     """OpenBLAS kernels this CPU can run (an unsupported one would fault)."""
-    flags = _cpu_flags()
+    flags = cpu_flags()
     types = ["Sandybridge"] if "avx" in flags else []
     if {"avx2", "fma"} <= flags:
         types.append("Haswell")
