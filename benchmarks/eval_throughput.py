@@ -5,6 +5,16 @@ Both runs step the same chunked envs of one task through ``benchmark.rollout.eva
 policy that returns uniform random chunks, so the ratio isolates the policy's cost.
 
     python benchmarks/eval_throughput.py --task avoid --method bc --tier smoke --episodes 64
+    python benchmarks/eval_throughput.py --task avoid --tier smoke --envs 64 --ceiling 512
+
+``--ceiling B`` also times the denoiser alone at batch ``B`` (its own cost per env, with no
+rollout overhead at all) and prints the highest ratio any batching could reach with the
+same sampler on this CPU: env time per decision / (env time + denoiser passes per decision x
+cost per env per pass). Measured 2026-12-02 (one thread, avoid smoke bc): a 3 x 256 pass
+costs 61 / 21 / 17 us per env at batch 8 / 64 / 512 (compute-bound from ~64 on), bc's
+ancestral sampler runs 20 passes per decision of 4 env steps of ~0.1 ms: the ceiling is
+~0.55, under the issue's 0.8, whatever the batching; the ratio measured was 0.15 (8 envs)
+and 0.35 (64 envs).
 """
 
 from __future__ import annotations
@@ -46,6 +56,39 @@ def measure(policy, task, n_episodes: int, n_envs: int,
     return steps / dt, steps, dt
 
 
+def denoiser_cost_per_env(policy, batch: int, repeats: int = 100) -> float:
+    """Seconds per env of one denoiser pass at ``batch`` (a diffusion policy's ``model.actor``
+    on random inputs: the arithmetic of one step of the sampler, nothing else)."""
+    import torch
+
+    net = policy.model.actor
+    x = torch.randn(batch, policy.model.flat_dim)
+    cond = torch.randn(batch, policy.obs_dim)
+    t = torch.zeros(batch, dtype=torch.long)
+    with torch.no_grad():
+        for _ in range(10):  # warm-up: allocator and kernels
+            net(x, t, cond)
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            net(x, t, cond)
+    return (time.perf_counter() - t0) / repeats / batch
+
+
+def print_ceiling(policy, spec, batch: int, env_seconds_per_step: float) -> None:
+    """Print the policy/random ratio that the sampler's arithmetic alone caps."""
+    if not hasattr(policy, "model") or not hasattr(policy.model, "actor"):
+        print("ceiling: not a diffusion policy, skipped")
+        return
+    cfg = policy.model.cfg
+    passes = cfg.denoising_steps if policy.uses_ancestral_sampling else cfg.ddim_steps
+    per_pass = denoiser_cost_per_env(policy, batch)
+    env = env_seconds_per_step * spec.chunk.act_steps
+    ceiling = env / (env + passes * per_pass)
+    print(f"ceiling at batch {batch}: a denoiser pass {per_pass * 1e6:.1f} us per env, "
+          f"{passes} passes per decision of {spec.chunk.act_steps} env steps "
+          f"({env * 1e3:.3f} ms of env time): policy/random <= {ceiling:.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", default="avoid")
@@ -58,6 +101,9 @@ def main() -> None:
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="also profile a policy pass (cProfile) and print its N costliest "
                          "functions by own time")
+    ap.add_argument("--ceiling", type=int, default=0, metavar="B",
+                    help="also time the denoiser alone at batch B and print the highest "
+                         "policy/random ratio its arithmetic allows (diffusion policies)")
     args = ap.parse_args()
     os.environ.setdefault("MODEBENCH_CACHE", tempfile.mkdtemp(prefix="modebench-bench-"))
 
@@ -96,6 +142,8 @@ def main() -> None:
               f"{par_sps:>12.0f}")
         print(f"ratio {args.workers} env processes / 1: {par_sps / policy_sps:.2f}; "
               f"policy (parallel envs) / random (1 process): {par_sps / random_sps:.3f}")
+    if args.ceiling:
+        print_ceiling(policy, spec, args.ceiling, rt / rs)
     if args.profile:
         import cProfile
         import pstats

@@ -13,6 +13,13 @@ separately.
     python benchmarks/finetune_throughput.py --tiers small --iterations 10 --methods dppo
     python benchmarks/finetune_throughput.py --tasks avoid,robosuite-lift,anymal --tiers small \
         --methods dppo --iterations 3
+
+``arith_ratio`` is the update's denoiser arithmetic per decision over the rollout's, for the
+DPPO family: each PPO epoch runs every decision's K' fine-tuned steps forward and backward
+(~3 forward passes each), the rollout samples the chain once (its steps forward). With DPPO's
+D3IL avoid config (10 epochs, K' = 10, the 20-step DDPM chain) that is 3 x 10 x 10 / 20 =
+15: the update's share of the denoiser's time cannot fall below 15 / 16 = 94 % at DPPO's
+settings, so the update's share of the wall can only fall as the env's cost grows.
 """
 
 from __future__ import annotations
@@ -61,6 +68,13 @@ def measure(method_id: str, task, tier: str, iterations: int, pretrain_steps: in
         wall = time.perf_counter() - t0
     tr = method.last_trainer
     loop = sum(tr.timing.values())
+    ft = getattr(method, "finetune_config", None)
+    arith = float("nan")
+    if ft is not None and hasattr(ft, "update_epochs") and hasattr(ft, "ft_denoising_steps"):
+        chain = getattr(ft, "chain", "ddim")
+        sample_passes = (policy.model.cfg.denoising_steps if chain == "ddpm"
+                         else policy.model.cfg.ddim_steps)
+        arith = 3 * ft.update_epochs * ft.ft_denoising_steps / sample_passes
     return {
         "task": spec.id, "method": method_id, "tier": tier, "n_envs": budget.n_envs,
         "decisions/iter/env": budget.finetune_steps_per_iter, "iterations": iterations,
@@ -69,6 +83,7 @@ def measure(method_id: str, task, tier: str, iterations: int, pretrain_steps: in
         "env_s": tr.timing["env"], "denoise_s": tr.timing["sample"],
         "update_s": tr.timing["update"],
         "s_per_iter": loop / iterations,
+        "arith_ratio": arith,
     }
 
 
@@ -97,7 +112,8 @@ def main() -> None:
     table = Table(title=f"fine-tuning throughput ({args.iterations} iterations, "
                         f"{args.threads} thread(s))")
     cols = ["task", "method", "tier", "n_envs", "decisions/iter/env", "env_steps",
-            "env_steps_per_s", "s_per_iter", "env_s", "denoise_s", "update_s", "setup_s"]
+            "env_steps_per_s", "s_per_iter", "env_s", "denoise_s", "update_s", "setup_s",
+            "arith_ratio"]
     for c in cols:
         table.add_column(c, justify="left" if c in ("task", "method", "tier") else "right")
     for r in rows:
