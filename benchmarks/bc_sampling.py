@@ -41,6 +41,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+# first, before numpy: `import benchmark` pins numpy's BLAS kernel and threads
+import benchmark  # noqa: F401
+
+# isort: split
 import numpy as np
 
 

@@ -24,6 +24,10 @@ import os
 import tempfile
 import time
 
+# first, before numpy: `import benchmark` pins numpy's BLAS kernel and threads
+import benchmark  # noqa: F401
+
+# isort: split
 import numpy as np
 
 

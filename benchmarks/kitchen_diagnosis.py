@@ -21,6 +21,10 @@ import argparse
 import json
 from collections import Counter
 
+# first, before numpy: `import benchmark` pins numpy's BLAS kernel and threads
+import benchmark  # noqa: F401
+
+# isort: split
 import numpy as np
 
 

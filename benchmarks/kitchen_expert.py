@@ -18,6 +18,10 @@ import json
 import time
 from collections import Counter
 
+# first, before numpy: `import benchmark` pins numpy's BLAS kernel and threads
+import benchmark  # noqa: F401
+
+# isort: split
 import numpy as np
 
 

@@ -25,6 +25,10 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
+# first, before numpy: `import benchmark` pins numpy's BLAS kernel and threads
+import benchmark  # noqa: F401
+
+# isort: split
 import numpy as np
 from _pretraining import add_pretraining_args, checkpoints, variants
 

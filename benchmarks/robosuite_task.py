@@ -12,6 +12,10 @@ from __future__ import annotations
 import argparse
 import time
 
+# first, before numpy: `import benchmark` pins numpy's BLAS kernel and threads
+import benchmark  # noqa: F401
+
+# isort: split
 import numpy as np
 
 
