@@ -17,7 +17,12 @@ successes), seed 1 at 240k 0.583 in 22 orders (36 min on two threads); lr 1e-3 a
 20k checkpoint no sampler / executed-steps variant helps (DDIM 1/24, 4 or 2 executed steps
 fewer subtasks than 8). EMA decay (``--ema 0.995,0.999,0.9995``, one 120k run, seed 0, 96
 episodes, 2 threads): 0.604 / 0.594 / 0.573 success, 19 / 22 / 19 orders: a longer EMA
-does not lift kitchen bc.
+does not lift kitchen bc. Two backbone levers at 60k steps (2026-12-02, seed 0, 24 episodes,
+one thread each, two runs side by side on an AMD EPYC 2-core machine, ~40-49 min each), against
+the 6/24 above (another machine): a 256 x 256 observation MLP (``--cond-mlp 256,256``) 2/24
+(2.54 subtasks, 2 orders); an 8-step chunk executing all 8 (``--horizon 8:8``, the same
+closed-loop rate, half the outputs) 4/24 (2.54 subtasks, 3 orders): neither is the ~2.5x
+that 0.6 at 60k steps would need.
 """
 
 from __future__ import annotations
