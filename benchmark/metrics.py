@@ -234,19 +234,34 @@ def _resample_counts(n: int, reps: int, seed: int) -> np.ndarray:
     return out
 
 
-@lru_cache(maxsize=64)
 def _stratified_indices(sizes: tuple[int, ...], reps: int, seed: int) -> np.ndarray:
     """Indices into the concatenated strata for a stratified bootstrap, (reps, sum(sizes)),
     read-only: per stratum in order, ``rng.integers(0, size, (reps, size))`` from one
     generator seeded with ``seed``, offset by the sizes of the strata before it.
 
     They depend on the sizes only, so every aggregate over strata of the same sizes (each
-    method's IQM over the same tasks and seeds) reuses them: drawn once, the same numbers.
+    method's IQM over the same tasks and seeds) reuses them: drawn once, the same numbers
+    (:func:`_stratified_counts` caches what they count).
     """
     rng = np.random.default_rng(seed)
     offsets = np.cumsum((0, *sizes[:-1]))
     out = np.concatenate([rng.integers(0, n, size=(reps, n)) + off
                           for n, off in zip(sizes, offsets, strict=True)], axis=1)
+    out.setflags(write=False)
+    return out
+
+
+@lru_cache(maxsize=64)
+def _stratified_counts(sizes: tuple[int, ...], reps: int, seed: int) -> np.ndarray:
+    """How often each concatenated score is drawn in each resample of
+    :func:`_stratified_indices`, shape (sum(sizes), reps): row i counts score i in every
+    resample; float64 (exact small integers, the dtype the IQM's arithmetic runs in),
+    read-only, cached per (sizes, reps, seed)."""
+    idx = _stratified_indices(sizes, reps, seed)
+    total = idx.shape[1]
+    rows = np.arange(reps)[:, None] * total
+    out = np.bincount((idx + rows).ravel(), minlength=reps * total).reshape(reps, total)
+    out = np.ascontiguousarray(out.T, dtype=np.float64)
     out.setflags(write=False)
     return out
 
@@ -792,14 +807,25 @@ def aggregate_iqm(
     arrays = [per_task[t] for t in sorted(per_task)]
     value = iqm(np.concatenate(arrays))
     total = sum(a.size for a in arrays)
-    # One (reps, n_task) index block per task, concatenated into resampled pools (reps, total).
-    pooled = np.concatenate(arrays)[_stratified_indices(tuple(a.size for a in arrays),
-                                                        int(reps), seed)]
-    # scipy.stats.trim_mean along axis 1, with a sort instead of its two-pivot partition
-    # (10x faster on (2000, 200) pools, numpy 1.26); the kept values are the same, only the
-    # order they are summed in differs (the IQMs agree to ~1e-16, tested)
+    # scipy.stats.trim_mean of each resampled pool without sorting the pools: a resample is
+    # a count per source score (the stratified draws, cached per sizes), so walking the
+    # scores in sorted order the counts' running sum says how many copies of each fall in
+    # the kept middle [cut, total - cut). The kept values are the same as trimming the sorted
+    # pool; only the order they are summed in differs (~1e-16, tested). A (2000, 200) pool:
+    # one argsort of 200 values instead of 2000 sorts of 200.
     cut = int(0.25 * total)
-    stats = np.sort(pooled, axis=1)[:, cut: total - cut].mean(axis=1)
+    values = np.concatenate(arrays)
+    order = np.argsort(values, kind="stable")
+    # (total, reps): a score's row, so the running sum adds whole rows (4x faster than
+    # summing along the rows of the (reps, total) layout)
+    counts = _stratified_counts(tuple(a.size for a in arrays), int(reps), seed)[order]
+    kept = np.cumsum(counts, axis=0)  # copies at or below each sorted score
+    below = np.subtract(kept, counts, out=counts)  # copies strictly below it (a fresh copy)
+    np.maximum(below, cut, out=below)
+    np.minimum(kept, total - cut, out=kept)
+    kept -= below  # copies of each sorted score inside [cut, total - cut), if positive
+    np.maximum(kept, 0.0, out=kept)
+    stats = values[order] @ kept / (total - 2 * cut)
     low, high = _percentile_interval(stats, alpha)
     if all(a.size == 1 for a in arrays):
         low = high = value  # exactly, not up to the rounding of trim_mean on copies

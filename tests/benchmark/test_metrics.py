@@ -582,8 +582,28 @@ def test_aggregate_iqm_cached_indices_gather_the_same_pools():
     draw = np.random.default_rng(5)
     want = np.concatenate([a[draw.integers(0, a.size, size=(300, a.size))] for a in arrays],
                           axis=1)
-    m._stratified_indices.cache_clear()
+    idx = m._stratified_indices(tuple(a.size for a in arrays), 300, 5)
+    assert np.array_equal(np.concatenate(arrays)[idx], want)
+    # what the IQM uses: how often each score is drawn per resample, cached per sizes
+    want_counts = np.stack([np.bincount(row, minlength=idx.shape[1]) for row in idx]).T
+    m._stratified_counts.cache_clear()
     for _ in range(2):  # cold, then warm
-        idx = m._stratified_indices(tuple(a.size for a in arrays), 300, 5)
-        assert np.array_equal(np.concatenate(arrays)[idx], want)
-    assert m._stratified_indices.cache_info().hits == 1
+        assert np.array_equal(m._stratified_counts(tuple(a.size for a in arrays), 300, 5),
+                              want_counts)
+    assert m._stratified_counts.cache_info().hits == 1
+
+
+def test_aggregate_iqm_counts_trim_ties_like_sorting():
+    """Scores with many ties (success rates of 10 episodes) and pools whose cut falls inside a
+    run of equal values: the counting IQM equals trimming each sorted resample."""
+    rng = np.random.default_rng(21)
+    scores = {f"t{i}": rng.integers(0, 11, n) / 10 for i, n in enumerate((10, 10, 7, 3))}
+    est = m.aggregate_iqm(scores, reps=400, seed=9)
+    draw = np.random.default_rng(9)
+    pooled = np.concatenate([scores[t][draw.integers(0, scores[t].size,
+                                                     size=(400, scores[t].size))]
+                             for t in sorted(scores)], axis=1)
+    stats = scipy.stats.trim_mean(pooled, 0.25, axis=1)
+    low, high = np.quantile(stats, [0.025, 0.975])
+    assert (est.ci_low, est.ci_high) == (pytest.approx(low, abs=1e-12),
+                                         pytest.approx(high, abs=1e-12))
