@@ -69,9 +69,10 @@ def limit_openblas_threads() -> bool:
     operational-space controller, 3 x 3 rotations), far below the size where OpenBLAS gains
     from threads; its threads then only contend with torch's threads and with the other
     processes of a parallel dataset build, sweep or env pool. Measured on a 2-core machine
-    (kitchen's expert, 4 episodes): 15.2 s with either setting on an idle machine, 18.0 vs
-    15.6-16.0 s with two builders side by side, 34.1 vs 19.2 s beside a 2-thread torch job;
-    the demonstrations' bytes are the same in every case.
+    (kitchen's expert, 4 episodes, ``benchmarks/blas_threads.py``): the same on an idle
+    machine, 18.0 vs 15.6-16.0 s with two builders side by side, 18.2-20.2 vs 11.4-15.7 s
+    beside a 1-thread torch job, 20.3-34.1 vs 17.2-19.2 s beside a 2-thread one; the
+    demonstrations' bytes are the same in every case.
 
     Returns:
         Whether it was set now (False: the user's value, or numpy already loaded).

@@ -8,10 +8,12 @@ or a MuJoCo evaluation), and checks that the demonstrations' bytes are the same.
 
     python benchmarks/blas_threads.py --task kitchen --episodes 4 --busy-threads 1,2
 
-Measured 2026-12-02 (2-core AMD EPYC, kitchen, 4 episodes, 1,955 steps): idle 15.2 s (all-core
-BLAS) vs 15.1 s (one thread); beside a 1-thread torch job 20.2 vs 15.7 s; beside a 2-thread one
-34.1 vs 19.2 s; the same bytes in every run. ``numpy.linalg.inv`` of the IK's 6 x 6 matrix took
-2.9 ms per call there with all-core BLAS (32 us idle).
+Measured 2026-12-02 (2-core AMD EPYC, kitchen, 4 episodes, 1,955 steps; all-core BLAS vs one
+thread), two runs of the same comparison (the first with an earlier form of this script):
+idle 15.2 vs 15.1 s and 12.9 vs 13.6 s; beside a 1-thread torch job 20.2 vs 15.7 s and 18.2 vs
+11.4 s; beside a 2-thread one 34.1 vs 19.2 s and 20.3 vs 17.2 s; the same bytes in every run.
+``numpy.linalg.inv`` of the IK's 6 x 6 matrix took 2.9 ms per call with all-core BLAS beside a
+pretraining job (32 us idle).
 """
 
 from __future__ import annotations
