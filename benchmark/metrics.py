@@ -234,34 +234,20 @@ def _resample_counts(n: int, reps: int, seed: int) -> np.ndarray:
     return out
 
 
-def _stratified_indices(sizes: tuple[int, ...], reps: int, seed: int) -> np.ndarray:
-    """Indices into the concatenated strata for a stratified bootstrap, (reps, sum(sizes)),
-    read-only: per stratum in order, ``rng.integers(0, size, (reps, size))`` from one
-    generator seeded with ``seed``, offset by the sizes of the strata before it.
-
-    They depend on the sizes only, so every aggregate over strata of the same sizes (each
-    method's IQM over the same tasks and seeds) reuses them: drawn once, the same numbers
-    (:func:`_stratified_counts` caches what they count).
-    """
-    rng = np.random.default_rng(seed)
-    offsets = np.cumsum((0, *sizes[:-1]))
-    out = np.concatenate([rng.integers(0, n, size=(reps, n)) + off
-                          for n, off in zip(sizes, offsets, strict=True)], axis=1)
-    out.setflags(write=False)
-    return out
-
-
 @lru_cache(maxsize=64)
 def _stratified_counts(sizes: tuple[int, ...], reps: int, seed: int) -> np.ndarray:
-    """How often each concatenated score is drawn in each resample of
-    :func:`_stratified_indices`, shape (sum(sizes), reps): row i counts score i in every
-    resample; float64 (exact small integers, the dtype the IQM's arithmetic runs in),
-    read-only, cached per (sizes, reps, seed)."""
-    idx = _stratified_indices(sizes, reps, seed)
-    total = idx.shape[1]
-    rows = np.arange(reps)[:, None] * total
-    out = np.bincount((idx + rows).ravel(), minlength=reps * total).reshape(reps, total)
-    out = np.ascontiguousarray(out.T, dtype=np.float64)
+    """Draw counts of a stratified bootstrap over concatenated strata, shape (sum(sizes), reps):
+    row i counts score i in every resample; read-only, float64 (exact small integers).
+
+    Per stratum in order, :func:`_draw_counts` (what ``rng.integers(0, size, (reps, size))``
+    draws) from one generator seeded with ``seed``. They depend on the sizes only, so every
+    aggregate over strata of the same sizes (each method's IQM over the same tasks and seeds)
+    reuses them: drawn once per (sizes, reps, seed), the same numbers. The layout puts a
+    score's counts in one row, so a running sum over the sorted scores adds whole rows.
+    """
+    rng = np.random.default_rng(seed)
+    out = np.ascontiguousarray(
+        np.concatenate([_draw_counts(rng, n, reps) for n in sizes], axis=1).T)
     out.setflags(write=False)
     return out
 

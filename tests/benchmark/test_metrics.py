@@ -573,23 +573,18 @@ def test_probability_of_improvement_reused_draws_equal_fresh_draws():
     assert m.probability_of_improvement(x, y, reps=200) == first
 
 
-def test_aggregate_iqm_cached_indices_gather_the_same_pools():
-    # Issue 18: the stratified indices are drawn once per (sizes, reps, seed); the pools they
-    # gather must be bit for bit the per-task draws of one generator (the estimator before).
-    rng = np.random.default_rng(12)
-    scores = {f"t{i}": rng.random(n).round(2) for i, n in enumerate((4, 9, 1, 6))}
-    arrays = [scores[t] for t in sorted(scores)]
+def test_aggregate_iqm_cached_counts_are_the_per_task_draws():
+    # Issue 18: the stratified draw counts are made once per (sizes, reps, seed); they must
+    # count, bit for bit, the per-task draws of one generator (the estimator before).
+    sizes = (4, 9, 1, 6)
     draw = np.random.default_rng(5)
-    want = np.concatenate([a[draw.integers(0, a.size, size=(300, a.size))] for a in arrays],
-                          axis=1)
-    idx = m._stratified_indices(tuple(a.size for a in arrays), 300, 5)
-    assert np.array_equal(np.concatenate(arrays)[idx], want)
-    # what the IQM uses: how often each score is drawn per resample, cached per sizes
-    want_counts = np.stack([np.bincount(row, minlength=idx.shape[1]) for row in idx]).T
+    idx = np.concatenate([draw.integers(0, n, size=(300, n)) + off
+                          for n, off in zip(sizes, np.cumsum((0, *sizes[:-1])), strict=True)],
+                         axis=1)
+    want = np.stack([np.bincount(row, minlength=sum(sizes)) for row in idx]).T
     m._stratified_counts.cache_clear()
     for _ in range(2):  # cold, then warm
-        assert np.array_equal(m._stratified_counts(tuple(a.size for a in arrays), 300, 5),
-                              want_counts)
+        assert np.array_equal(m._stratified_counts(sizes, 300, 5), want)
     assert m._stratified_counts.cache_info().hits == 1
 
 
