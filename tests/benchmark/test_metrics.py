@@ -344,18 +344,24 @@ def test_aggregate_iqm_pools_ragged_tasks():
     assert est == m.aggregate_iqm(scores, seed=0)
 
 
+def _trim_every_resample_interval(scores: dict, reps: int, seed: int) -> tuple[float, float]:
+    """The stratified IQM interval the slow way: gather each task's resamples from one
+    generator, task by task, and apply scipy's trim_mean to every pooled resample."""
+    draw = np.random.default_rng(seed)
+    pooled = np.concatenate([scores[t][draw.integers(0, scores[t].size,
+                                                     size=(reps, scores[t].size))]
+                             for t in sorted(scores)], axis=1)
+    low, high = np.quantile(scipy.stats.trim_mean(pooled, 0.25, axis=1), [0.025, 0.975])
+    return low, high
+
+
 def test_aggregate_iqm_interval_equals_trimming_every_resample():
-    """The weighted-count IQM of each resample (issue 18) equals scipy's trim_mean over the
+    """The counting IQM of each resample (issue 18) equals scipy's trim_mean over the
     gathered resamples, drawn from the same generator task by task."""
     rng = np.random.default_rng(7)
     scores = {f"t{i}": rng.random(n).round(2) for i, n in enumerate((5, 3, 10, 1, 7))}
     est = m.aggregate_iqm(scores, reps=500, seed=3)
-    draw = np.random.default_rng(3)
-    pooled = np.concatenate([scores[t][draw.integers(0, scores[t].size,
-                                                     size=(500, scores[t].size))]
-                             for t in sorted(scores)], axis=1)
-    stats = scipy.stats.trim_mean(pooled, 0.25, axis=1)
-    low, high = np.quantile(stats, [0.025, 0.975])
+    low, high = _trim_every_resample_interval(scores, 500, 3)
     assert est.ci_low == pytest.approx(low, abs=1e-12)
     assert est.ci_high == pytest.approx(high, abs=1e-12)
     assert est.value == pytest.approx(scipy.stats.trim_mean(np.concatenate(list(
@@ -594,11 +600,6 @@ def test_aggregate_iqm_counts_trim_ties_like_sorting():
     rng = np.random.default_rng(21)
     scores = {f"t{i}": rng.integers(0, 11, n) / 10 for i, n in enumerate((10, 10, 7, 3))}
     est = m.aggregate_iqm(scores, reps=400, seed=9)
-    draw = np.random.default_rng(9)
-    pooled = np.concatenate([scores[t][draw.integers(0, scores[t].size,
-                                                     size=(400, scores[t].size))]
-                             for t in sorted(scores)], axis=1)
-    stats = scipy.stats.trim_mean(pooled, 0.25, axis=1)
-    low, high = np.quantile(stats, [0.025, 0.975])
+    low, high = _trim_every_resample_interval(scores, 400, 9)
     assert (est.ci_low, est.ci_high) == (pytest.approx(low, abs=1e-12),
                                          pytest.approx(high, abs=1e-12))
