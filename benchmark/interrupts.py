@@ -8,7 +8,11 @@ stays ``RUNNING`` forever, and a sweep's pool workers are orphaned and go on com
 
 from __future__ import annotations
 
+import os
 import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 
@@ -42,3 +46,38 @@ def restore_default_sigterm() -> None:
     ``Terminated`` traceback instead of exiting quietly.
     """
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[list[int]]:
+    """Hold SIGINT and SIGTERM while the block runs; yield the list of signals that arrived.
+
+    For a step that must not be cut in two (MLflow's ``create_run`` commits the run before it
+    returns the id: an interrupt in between left a RUNNING run nobody could end). The caller
+    replays what arrived with :func:`replay` once it can clean up. Outside the main thread
+    (where handlers cannot be set) nothing is held.
+    """
+    import threading
+
+    pending: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield pending
+        return
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        pending.append(signum)
+
+    previous = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield pending
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def replay(pending: list[int]) -> None:
+    """Deliver the first signal :func:`interrupts_deferred` held, to this process's own
+    handler now (``Terminated`` or ``KeyboardInterrupt`` under modebench's handlers)."""
+    if pending:
+        os.kill(os.getpid(), pending[0])
+        time.sleep(0.05)  # the handler runs at the next bytecode; wait for it here

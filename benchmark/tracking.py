@@ -140,15 +140,22 @@ def start_run(
     """Create a RUNNING run with ``tags`` and ``params``; return its id."""
     from mlflow.entities import Param
 
+    from benchmark.interrupts import interrupts_deferred, replay
+
     exp = experiment_id(c)
     all_tags = dict(tags)
     if parent_run_id:
         all_tags[schema.TAG_PARENT] = parent_run_id
-    run = _retrying(c.create_run, exp, tags={k: str(v)[:_MAX_TAG] for k, v in all_tags.items()},
-                    run_name=run_name)
-    run_id = run.info.run_id
+    # create_run commits the run before it returns its id: an interrupt in between would
+    # leave a RUNNING run that nobody can end, so it waits until the id is known
     ps = [Param(k, str(v)[:_MAX_PARAM]) for k, v in params.items()]
+    with interrupts_deferred() as pending:
+        run = _retrying(c.create_run, exp,
+                        tags={k: str(v)[:_MAX_TAG] for k, v in all_tags.items()},
+                        run_name=run_name)
+        run_id = run.info.run_id
     try:
+        replay(pending)
         for i in range(0, len(ps), 100):  # MLflow's per-batch param limit
             _retrying(c.log_batch, run_id, params=ps[i : i + 100])
     except BaseException as exc:
