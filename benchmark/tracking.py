@@ -146,9 +146,9 @@ def start_run(
     all_tags = dict(tags)
     if parent_run_id:
         all_tags[schema.TAG_PARENT] = parent_run_id
+    ps = [Param(k, str(v)[:_MAX_PARAM]) for k, v in params.items()]
     # create_run commits the run before it returns its id: an interrupt in between would
     # leave a RUNNING run that nobody can end, so it waits until the id is known
-    ps = [Param(k, str(v)[:_MAX_PARAM]) for k, v in params.items()]
     with interrupts_deferred() as pending:
         run = _retrying(c.create_run, exp,
                         tags={k: str(v)[:_MAX_TAG] for k, v in all_tags.items()},
