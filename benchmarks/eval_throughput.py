@@ -12,9 +12,9 @@ rollout overhead at all) and prints the highest ratio any batching could reach w
 same sampler on this CPU: env time per decision / (env time + denoiser passes per decision x
 cost per env per pass). Measured 2026-12-02 (one thread, avoid smoke bc): a 3 x 256 pass
 costs 61 / 21 / 17 us per env at batch 8 / 64 / 512 (compute-bound from ~64 on), bc's
-ancestral sampler runs 20 passes per decision of 4 env steps of ~0.1 ms: the ceiling is
-~0.55, under the issue's 0.8, whatever the batching; the ratio measured was 0.15 (8 envs)
-and 0.35 (64 envs).
+ancestral sampler runs 20 passes per decision of 4 env steps of ~0.14 ms: ``--ceiling 512``
+printed 14.4 us per pass and a ceiling of 0.66, under the issue's 0.8 whatever the
+batching; the ratio measured was 0.15 (8 envs) and 0.32 (64 envs).
 """
 
 from __future__ import annotations

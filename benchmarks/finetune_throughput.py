@@ -15,8 +15,9 @@ separately.
         --methods dppo --iterations 3
 
 ``arith_ratio`` is the update's denoiser arithmetic per decision over the rollout's, for the
-DPPO family: each PPO epoch runs every decision's K' fine-tuned steps forward and backward
-(~3 forward passes each), the rollout samples the chain once (its steps forward). With DPPO's
+PPO-trained methods (0 for the steered ones, bmd included: their update trains the noise
+policy, not the denoiser): each PPO epoch runs every decision's K' fine-tuned steps
+forward and backward (~3 forward passes each), the rollout samples the chain once. With DPPO's
 D3IL avoid config (10 epochs, K' = 10, the 20-step DDPM chain) that is 3 x 10 x 10 / 20 =
 15: the update's share of the denoiser's time cannot fall below 15 / 16 = 94 % at DPPO's
 settings, so the update's share of the wall can only fall as the env's cost grows.
@@ -68,13 +69,11 @@ def measure(method_id: str, task, tier: str, iterations: int, pretrain_steps: in
         wall = time.perf_counter() - t0
     tr = method.last_trainer
     loop = sum(tr.timing.values())
-    ft = getattr(method, "finetune_config", None)
     arith = float("nan")
-    if ft is not None and hasattr(ft, "update_epochs") and hasattr(ft, "ft_denoising_steps"):
-        chain = getattr(ft, "chain", "ddim")
-        sample_passes = (policy.model.cfg.denoising_steps if chain == "ddpm"
-                         else policy.model.cfg.ddim_steps)
-        arith = 3 * ft.update_epochs * ft.ft_denoising_steps / sample_passes
+    if hasattr(getattr(method, "finetune_config", None), "update_epochs"):  # PPO-trained
+        model = tr.policy.model  # the trainer set the sampled chain (all T steps for "ddpm")
+        arith = (3 * method.finetune_config.update_epochs * model.ft_denoising_steps
+                 / model.cfg.ddim_steps)
     return {
         "task": spec.id, "method": method_id, "tier": tier, "n_envs": budget.n_envs,
         "decisions/iter/env": budget.finetune_steps_per_iter, "iterations": iterations,
