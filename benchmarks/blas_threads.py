@@ -25,17 +25,17 @@ import sys
 import time
 
 _COLLECT = """
-import hashlib, sys, time
-import benchmark
-from benchmark.datasets import collect_demonstrations
+import sys, time
+from benchmark.datasets import collect_demonstrations, content_hash
 from benchmark.registry import get_task
 t0 = time.perf_counter()
 eps, _ = collect_demonstrations(get_task(sys.argv[1]), int(sys.argv[2]), workers=1)
 dt = time.perf_counter() - t0
-h = hashlib.sha256()
-for b in eps:
-    h.update(b.observations.tobytes()); h.update(b.actions.tobytes())
-print(dt, sum(len(b.actions) for b in eps), h.hexdigest()[:16])
+digest = content_hash([b.observations for b in eps], [b.actions for b in eps],
+                      [b.rewards for b in eps], [b.terminations for b in eps],
+                      [b.truncations for b in eps],
+                      [str(b.infos["mode_index"][0, 0]) for b in eps])
+print(dt, sum(len(b.actions) for b in eps), digest)
 """
 
 _BUSY = """
@@ -48,7 +48,8 @@ while True:
 
 
 def collect(task: str, episodes: int, blas_threads: int) -> tuple[float, int, str]:
-    """(seconds, env steps, bytes hash) of one collection in a fresh interpreter."""
+    """(seconds, env steps, content hash) of one collection in a fresh interpreter
+    (:func:`benchmark.datasets.content_hash`, the datasets' own hash)."""
     env = os.environ | {"OPENBLAS_NUM_THREADS": str(blas_threads)}
     out = subprocess.run([sys.executable, "-c", _COLLECT, task, str(episodes)], env=env,
                          capture_output=True, text=True, check=True)
