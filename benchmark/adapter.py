@@ -58,19 +58,25 @@ class EpisodicPolicy(Policy, Protocol):
     """A policy with per-episode state (e.g. BMD's latent z, drawn once per episode).
 
     At evaluation the harness calls ``act_episodes`` instead of ``act``, telling the policy
-    which episode each row belongs to. Keys are the episodes' reset seeds: unique within an
-    evaluation and independent of batching, so per-episode draws keyed on them are
-    reproducible whatever the number of envs.
+    which episode each row belongs to and how many decisions that episode has had. Keys are
+    the episodes' reset seeds: unique within an evaluation and independent of batching, so
+    draws keyed on (episode, decision) are reproducible whatever the number of envs and
+    whichever episodes share a batch (the built-in policies draw all their evaluation noise
+    so: :class:`baselines.common.episode_noise.EpisodeStreams`). A policy that draws from one
+    generator for the whole batch gives results that depend on the batching.
     """
 
-    def act_episodes(self, obs: np.ndarray, episodes: np.ndarray,
+    def act_episodes(self, obs: np.ndarray, episodes: np.ndarray, decisions: np.ndarray,
                      deterministic: bool = True) -> np.ndarray:
         """Predict action chunks for rows of known episodes.
 
         Args:
             obs: Observations, shape (B, obs_dim), float32.
-            episodes: Each row's episode key, shape (B,), int64; a key not seen before
-                starts an episode, and a key that stops appearing has ended.
+            episodes: Each row's episode key, shape (B,), int64 in [0, 2**32), distinct
+                within a call; a key that stops appearing has ended.
+            decisions: Each row's decision index within its episode, shape (B,), int64:
+                0 at the episode's first decision (an episode starts there, even when its
+                key was seen in an earlier evaluation), then 1, 2, ... without gaps.
             deterministic: As in :meth:`Policy.act`.
 
         Returns:

@@ -127,8 +127,9 @@ def evaluate_policy(
     Episode ``e`` is reset with :func:`benchmark.seeding.eval_seed` ``(level_index, e)`` and
     runs on env slot ``e % n_envs``'s queue, so results do not depend on timing. At every
     decision the policy is called once on the stacked observations of all running envs
-    (through ``act_episodes`` with the episodes' reset seeds as keys for an
-    :class:`~benchmark.adapter.EpisodicPolicy`).
+    (through ``act_episodes`` for an :class:`~benchmark.adapter.EpisodicPolicy`, with the
+    episodes' reset seeds as keys and each episode's decision count, so that its draws can
+    follow the episode rather than the batch).
 
     Args:
         policy: The policy; ``act(obs (B, obs_dim)) -> (B, act_steps, act_dim)``.
@@ -163,6 +164,7 @@ def evaluate_policy(
         obs = np.zeros((n_envs, spec.obs_dim), dtype=np.float32)
         returns = np.zeros(n_envs)
         lengths = np.zeros(n_envs, dtype=int)
+        decisions = np.zeros(n_envs, dtype=np.int64)  # decisions taken in each slot's episode
 
         def start(i: int) -> None:
             if not queues[i]:
@@ -173,6 +175,7 @@ def evaluate_policy(
             obs[i] = envs.reset(i, eval_seed(level_index, ep))
             returns[i] = 0.0
             lengths[i] = 0
+            decisions[i] = 0
 
         for i in range(n_envs):
             start(i)
@@ -183,7 +186,9 @@ def evaluate_policy(
                     keys = np.array([eval_seed(level_index, current[i]) for i in active],
                                     dtype=np.int64)
                     actions = np.asarray(policy.act_episodes(obs[active], keys,
+                                                             decisions[active],
                                                              deterministic=deterministic))
+                    decisions[active] += 1
                 else:
                     actions = np.asarray(policy.act(obs[active], deterministic=deterministic))
                 check_actions(actions, len(active), spec.chunk.act_steps, spec.act_dim, policy)

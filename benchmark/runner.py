@@ -26,6 +26,7 @@ import numpy as np
 from benchmark import metrics, mode_metrics, schema, tracking
 from benchmark.adapter import ModeSelectablePolicy, Policy, RunContext
 from benchmark.datasets import DemoDataset, ensure_dataset
+from benchmark.envvars import positive_int
 from benchmark.errors import AdapterError, BenchError, UnknownIdError, UsageError
 from benchmark.paths import cache_root, writable_dir
 from benchmark.progress import SILENT, Progress
@@ -262,14 +263,31 @@ def _naming_method(method_id: str):
         raise AdapterError(f"method {method_id!r}: {exc}") from None
 
 
+def evaluation_envs(budget: Any) -> int:
+    """Envs evaluated side by side: ``MODEBENCH_EVAL_ENVS``, default the tier's ``n_envs``.
+
+    An execution setting, like ``MODEBENCH_ENV_WORKERS``: a policy drawing its evaluation
+    noise per episode (:class:`benchmark.adapter.EpisodicPolicy`, every built-in method)
+    acts on an episode the same whatever the batch, up to the last bits of the network's
+    batched arithmetic. More envs batch more rows into each network call (faster where the
+    policy dominates) and hold more simulators in memory (kitchen ~75 MB and robosuite
+    ~140 MB per env, measured).
+
+    Raises:
+        UsageError: Set to anything but a positive integer.
+    """
+    return positive_int("MODEBENCH_EVAL_ENVS", budget.n_envs)
+
+
 def _evaluate_levels(policy: Policy, task: Task, levels: list[tuple[int, PerturbationLevel]],
                      budget: Any, progress: Progress) -> list[EpisodeRecord]:
     records: list[EpisodeRecord] = []
     for index, level in levels:
-        # evaluation draws (e.g. initial diffusion noise) come from an evaluation stream
+        # a policy that draws from the global generator (one that is not episodic) gets an
+        # evaluation stream per level; episodic policies draw per episode
         seed_everything((EVAL_BASE + index) % 2**31)
         records += evaluate_policy(policy, task, level, index, budget.eval_episodes,
-                                   budget.n_envs, progress)
+                                   evaluation_envs(budget), progress)
     return records
 
 
@@ -357,8 +375,8 @@ def evaluate_latent_modes(policy: Any, task: Task, budget: Any,
         for k in range(policy.n_modes):
             policy.set_mode(k)
             seed_everything((EVAL_BASE + 7919 * (k + 1)) % 2**31)
-            recs = evaluate_policy(policy, task, nominal[1], nominal[0], n, budget.n_envs,
-                                   progress)
+            recs = evaluate_policy(policy, task, nominal[1], nominal[0], n,
+                                   evaluation_envs(budget), progress)
             out += [dataclasses.replace(r, level=f"{LATENT_LEVEL_PREFIX}{k}") for r in recs]
     finally:
         policy.set_mode(None)
@@ -414,6 +432,7 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
     budget = spec.budget(req.tier)
     device = resolve_device(req.device or budget.device)
     levels = resolve_levels(task, req.perturbations)
+    evaluation_envs(budget)  # a malformed MODEBENCH_EVAL_ENVS fails before any training
     dataset = ensure_dataset(task, progress).subset(budget.n_demos)
     spec_hash = spec.hash()
     cfg_dict = method_config_dict(method)
@@ -498,8 +517,8 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
                                                           [r.success for r in recs])}
 
             reference = _cached_json(
-                pretrained_dir / f"reference-{spec_hash}-{method_config_hash(method, {}, None)}"
-                ".json", evaluate_reference)
+                pretrained_dir / f"reference-{spec_hash}-{_evaluation_key(method)}.json",
+                evaluate_reference)
             # the pretrained stage (0 %) of checkpoint stability, under the sampler of the
             # later stages: the reference's episodes, not a second evaluation under bc's
             pretrain_dist = reference["dist"]
@@ -507,7 +526,7 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
             with _naming_method(req.method):
                 pretrain_dist, pretrain_records = _pretrain_distribution(
                     pretrained, task, nominal, budget, progress, pretrained_dir, spec_hash,
-                    method_config_hash(method, {}, None))
+                    _evaluation_key(method))
         if fine_tunes:
             # fine-tune a fresh load, so that what is fine-tuned never depends on the cache's
             # state (a cold cache hands over the object it just trained)
@@ -576,15 +595,22 @@ def run_seed(req: EvalRequest, seed: int, parent_run_id: str | None = None,
         raise
 
 
+def _evaluation_key(method: Any) -> str:
+    """What an evaluation of the pretrained checkpoint depends on besides the spec: the
+    method's version (how it samples, how it draws its noise) and its default config."""
+    return f"v{type(method).version or '0'}-{method_config_hash(method, {}, None)}"
+
+
 def _pretrain_distribution(policy: Policy, task: Task,
                            nominal: list[tuple[int, PerturbationLevel]], budget: Any,
                            progress: Progress, pretrained_dir: Path, spec_hash: str,
                            sampler_key: str) -> tuple[dict[str, int], list[EpisodeRecord] | None]:
     """Mode distribution of the pretrained policy at nominal (cached beside the checkpoint).
 
-    The cache file is keyed by the full spec hash and the method's config (``sampler_key``):
-    the checkpoint is shared across evaluation budgets (:meth:`TaskSpec.pretrain_hash`) and
-    samplers (a sampler option does not retrain), the distribution is not.
+    The cache file is keyed by the full spec hash and the method's version and config
+    (``sampler_key``): the checkpoint is shared across evaluation budgets
+    (:meth:`TaskSpec.pretrain_hash`), samplers (a sampler option does not retrain) and method
+    versions, the distribution is not.
 
     Returns:
         The distribution, and the nominal episode records when they were run now (None when

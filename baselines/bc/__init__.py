@@ -15,7 +15,7 @@ class BCMethod(DiffusionMethodBase):
     the backbone's ``pretrained_sampler``, ancestral DDPM by default)."""
 
     name = "bc"
-    version = "1"
+    version = "2"  # 2: evaluation draws per episode, not per batch (EpisodeStreams)
     description = ("Diffusion policy behaviour cloning (DDPM training, ancestral DDPM "
                    "sampling), no RL")
     fine_tunes = False

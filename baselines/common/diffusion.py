@@ -236,7 +236,8 @@ class Diffusion(nn.Module):
     def sample(self, cond: torch.Tensor, x: torch.Tensor, deterministic: bool = True,
                eta: torch.Tensor | float = 1.0, min_sampling_std: float = 0.1,
                randn_clip_value: float | None = None, return_chain: bool = False,
-               generator: torch.Generator | None = None, deterministic_base: bool = False
+               generator: torch.Generator | None = None, deterministic_base: bool = False,
+               step_noise: torch.Tensor | None = None
                ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Run the DDIM chain from initial noise ``x``.
 
@@ -252,6 +253,9 @@ class Diffusion(nn.Module):
             generator: Source of the per-step draws (default: torch's global generator).
             deterministic_base: With ``deterministic=False``, run the steps that are not
                 fine-tuned with eta = 0 (only the last K' steps are stochastic).
+            step_noise: Pre-drawn per-step Gaussian draws, (B, ddim_steps, H * A): step i
+                of a stochastic chain uses ``step_noise[:, i]`` (clipped as the draws);
+                default: drawn from ``generator``.
 
         Returns:
             Final normalised chunks (B, H * A) and, with ``return_chain``, the chain
@@ -272,7 +276,8 @@ class Diffusion(nn.Module):
                 x = mu
             else:
                 std = sigma.clamp(min=min_sampling_std)
-                z = torch.randn(x.shape, generator=generator, device=x.device).clamp(-clip, clip)
+                z = (torch.randn(x.shape, generator=generator, device=x.device)
+                     if step_noise is None else step_noise[:, i]).clamp(-clip, clip)
                 x = mu + std * z
             if i == n - 1 and cfg.final_action_clip_value is not None:
                 x = x.clamp(-cfg.final_action_clip_value, cfg.final_action_clip_value)
@@ -282,7 +287,8 @@ class Diffusion(nn.Module):
 
     @torch.no_grad()
     def sample_ancestral(self, cond: torch.Tensor, x: torch.Tensor,
-                         generator: torch.Generator | None = None) -> torch.Tensor:
+                         generator: torch.Generator | None = None,
+                         step_noise: torch.Tensor | None = None) -> torch.Tensor:
         """DDPM ancestral sampling over all T training steps.
 
         Each step draws from the true posterior q(x_{t-1} | x_t, x0_hat) (the DDIM update with
@@ -297,6 +303,8 @@ class Diffusion(nn.Module):
             cond: Normalised observations, (B, obs_dim).
             x: Initial noise, (B, H * A).
             generator: Source of the per-step draws (default: torch's global generator).
+            step_noise: Pre-drawn per-step draws, (B, T - 1, H * A): the step at t > 0 uses
+                ``step_noise[:, T - 1 - t]``; default: drawn from ``generator``.
 
         Returns:
             Final normalised chunks, (B, H * A).
@@ -316,7 +324,8 @@ class Diffusion(nn.Module):
             eps = net(x, torch.full((b,), t, dtype=torch.long, device=x.device), cond)
             mu, sigma = self._update(x, eps, self.ddpm_coefs.at(t), 1.0)
             if t > 0:
-                z = torch.randn(x.shape, generator=generator, device=x.device)
+                z = (torch.randn(x.shape, generator=generator, device=x.device)
+                     if step_noise is None else step_noise[:, cfg.denoising_steps - 1 - t])
                 x = mu + sigma * z.clamp(-cfg.randn_clip_value, cfg.randn_clip_value)
             else:  # sigma is 0 at the last step (alpha_prev = 1)
                 x = mu

@@ -23,6 +23,7 @@ import torch
 
 from baselines.common.config import DiffusionConfig
 from baselines.common.diffusion import Diffusion
+from baselines.common.episode_noise import EpisodeStreams
 from baselines.common.normalizer import MinMaxNormalizer
 from benchmark.errors import AdapterError
 
@@ -62,6 +63,7 @@ class DiffusionPolicy:
         # how a fine-tuned policy samples at evaluation ("ddim": eta = 0; "ddpm": ancestral
         # through the DDPM chain, the fine-tuned copy on the last K' steps)
         self.finetuned_sampler = "ddim"
+        self.streams = EpisodeStreams()  # act_episodes' per-episode draws
 
     # ------------------------------------------------------------------ shapes
     @property
@@ -116,23 +118,72 @@ class DiffusionPolicy:
         cond = self.normalize_obs(obs)
         return self.act_from_noise(cond, self.initial_noise(cond.shape[0]), deterministic)
 
+    def episode_draws(self, episodes: np.ndarray, decisions: np.ndarray,
+                      blocks: int) -> torch.Tensor:
+        """This decision's Gaussian draws of each row's episode (:class:`EpisodeStreams`).
+
+        Args:
+            episodes: Episode keys, (B,).
+            decisions: Decision indices within the episodes, (B,).
+            blocks: Draws per row, in units of a chunk (H * A).
+
+        Returns:
+            Draws (B, blocks, H * A) on the policy's device.
+        """
+        flat = self.model.flat_dim
+        draws = self.streams.normal(episodes, decisions, blocks * flat)
+        return draws.view(len(draws), blocks, flat).to(self.device)
+
+    @torch.no_grad()
+    def act_episodes(self, obs: np.ndarray, episodes: np.ndarray, decisions: np.ndarray,
+                     deterministic: bool = True) -> np.ndarray:
+        """As :meth:`act`, every draw from the row's episode stream (evaluation).
+
+        The initial noise and, for a stochastic chain, every step's draw of decision d of
+        episode e come from e's stream, so an episode's actions do not depend on the other
+        rows of the batch (see :class:`benchmark.adapter.EpisodicPolicy`).
+
+        Args:
+            obs: Observations, (B, obs_dim) float32.
+            episodes: Episode keys, (B,).
+            decisions: Decision indices within the episodes, (B,).
+            deterministic: As in :meth:`act`.
+
+        Returns:
+            Actions (B, act_steps, act_dim) in [-1, 1].
+        """
+        cond = self.normalize_obs(obs)
+        cfg = self.model.cfg
+        if deterministic and self.uses_ancestral_sampling:
+            steps = cfg.denoising_steps - 1  # the last step (t = 0) draws nothing
+        else:
+            steps = 0 if deterministic else cfg.ddim_steps
+        draws = self.episode_draws(episodes, decisions, 1 + steps)
+        return self.act_from_noise(cond, draws[:, 0], deterministic,
+                                   step_noise=draws[:, 1:] if steps else None)
+
     @torch.no_grad()
     def act_from_noise(self, cond: torch.Tensor, x0: torch.Tensor,
-                       deterministic: bool = True) -> np.ndarray:
+                       deterministic: bool = True,
+                       step_noise: torch.Tensor | None = None) -> np.ndarray:
         """Denoise given initial noise (the sampler of :meth:`act`).
 
         Args:
             cond: Normalised observations, (B, obs_dim).
             x0: Initial noise, (B, H * A).
             deterministic: As in :meth:`act`.
+            step_noise: The stochastic steps' draws, (B, steps, H * A) (the ancestral
+                sampler's T - 1 or the stochastic DDIM chain's ``ddim_steps``); default:
+                torch's global generator.
 
         Returns:
             Actions (B, act_steps, act_dim) in [-1, 1].
         """
         if deterministic and self.uses_ancestral_sampling:
-            return self.chunk_to_actions(self.model.sample_ancestral(cond, x0))
+            return self.chunk_to_actions(self.model.sample_ancestral(cond, x0,
+                                                                     step_noise=step_noise))
         x, _ = self.model.sample(cond, x0, deterministic=deterministic, eta=self.eta,
-                                 min_sampling_std=self.min_sampling_std)
+                                 min_sampling_std=self.min_sampling_std, step_noise=step_noise)
         return self.chunk_to_actions(x)
 
     @property

@@ -54,7 +54,8 @@ class DPPOMethod(DiffusionMethodBase):
 
     name = "dppo"
     # 3: a DDPM-chain policy is evaluated ancestrally, as DPPO does (2: DDIM with eta = 0)
-    version = "3"
+    # 4: evaluation draws per episode, not per batch (EpisodeStreams)
+    version = "4"
     description = ("DPPO: PPO on the last 10 of 20 DDPM steps, DPPO's per-family configs "
                    "(Ren et al. 2024)")
     config_class: type = DPPOConfig

@@ -60,7 +60,8 @@ class EntropyRLMethod(DPPOMethod):
 
     name = "entropy-rl"
     # 3: evaluated as dppo 3 (ancestrally through its DDPM chain)
-    version = "3"
+    # 4: evaluation draws per episode, not per batch (EpisodeStreams)
+    version = "4"
     description = "DPPO + max-entropy reward -alpha log pi(a|s), k-NN density estimate"
     config_class = EntropyRLConfig
 

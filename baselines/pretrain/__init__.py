@@ -31,7 +31,7 @@ class GeneratorMethodBase:
     """The adapter shared by the BC families (``kind`` and ``config_class`` differ)."""
 
     name = ""
-    version = "1"
+    version = "2"  # 2: evaluation draws per episode, not per batch (EpisodeStreams)
     description = ""
     config_class: type = MLPConfig
     fine_tunes = False

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from baselines.common.episode_noise import EpisodeStreams
 from baselines.common.normalizer import MinMaxNormalizer
 from baselines.pretrain import config as configs
 from baselines.pretrain.models import MODELS
@@ -22,7 +23,8 @@ CONFIGS = {"bc-flow": configs.FlowConfig, "bc-cvae": configs.CVAEConfig,
 
 
 class GeneratorPolicy:
-    """Acts by ``generator.sample(s, w)``, w ~ N(0, I) from torch's global generator.
+    """Acts by ``generator.sample(s, w)``, w ~ N(0, I): at evaluation from each episode's own
+    stream (``act_episodes``), otherwise from torch's global generator.
 
     Args:
         kind: ``"bc-flow"``, ``"bc-cvae"`` or ``"bc-mlp"``.
@@ -42,6 +44,7 @@ class GeneratorPolicy:
         self.obs_norm, self.act_norm = obs_norm, act_norm
         self.horizon, self.act_dim, self.act_steps = int(horizon), int(act_dim), int(act_steps)
         self.device = device
+        self.streams = EpisodeStreams()  # act_episodes' per-episode draws
 
     @torch.no_grad()
     def chunks(self, obs: np.ndarray, noise: torch.Tensor | None = None) -> torch.Tensor:
@@ -53,9 +56,20 @@ class GeneratorPolicy:
         return self.model.sample(cond, noise)
 
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        """Action chunks (B, act_steps, act_dim) in [-1, 1]."""
-        x = self.chunks(obs).cpu().numpy().reshape(-1, self.horizon, self.act_dim)
-        actions = self.act_norm.unnormalize(x[:, : self.act_steps])
+        """Action chunks (B, act_steps, act_dim) in [-1, 1] for observations (B, obs_dim)."""
+        return self._to_actions(self.chunks(obs))
+
+    def act_episodes(self, obs: np.ndarray, episodes: np.ndarray, decisions: np.ndarray,
+                     deterministic: bool = True) -> np.ndarray:
+        """As :meth:`act`, w drawn from each row's episode stream (see
+        :class:`benchmark.adapter.EpisodicPolicy`): actions (B, act_steps, act_dim)."""
+        noise = self.streams.normal(episodes, decisions, self.model.noise_dim)
+        return self._to_actions(self.chunks(obs, noise.to(self.device)))
+
+    def _to_actions(self, x: torch.Tensor) -> np.ndarray:
+        """Normalised chunks (B, H * A) -> executed actions (B, act_steps, A) in [-1, 1]."""
+        chunks = x.cpu().numpy().reshape(-1, self.horizon, self.act_dim)
+        actions = self.act_norm.unnormalize(chunks[:, : self.act_steps])
         return np.clip(actions, -1.0, 1.0).astype(np.float32)
 
     def save(self, directory: Path) -> None:

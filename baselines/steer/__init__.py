@@ -115,7 +115,8 @@ class DSRLMethod(SteerMethodBase):
     """DSRL: PPO over the frozen diffusion policy's bounded initial noise."""
 
     name = "dsrl"
-    version = "2"  # checkpoint stability's 0 % stage under this method's sampler (the runner)
+    # 3: evaluation draws per episode (EpisodeStreams); 2: stability at 0 % under its sampler
+    version = "3"
     description = "DSRL: steer a frozen diffusion policy's initial noise (PPO, bounded noise)"
     default_finetune = SteerConfig(steer=True, residual=False)
 
@@ -124,7 +125,8 @@ class RESMethod(SteerMethodBase):
     """A bounded residual policy on the frozen base (Policy Decorator)."""
 
     name = "res"
-    version = "2"  # checkpoint stability's 0 % stage under this method's sampler (the runner)
+    # 3: evaluation draws per episode (EpisodeStreams); 2: stability at 0 % under its sampler
+    version = "3"
     description = "Residual policy on a frozen diffusion policy (Policy Decorator, PPO)"
     default_finetune = SteerConfig(steer=False, residual=True)
 
@@ -133,7 +135,8 @@ class BMDMethod(SteerMethodBase):
     """BMD = DSRL[BMD]: latent-conditioned noise steering with the MI reward."""
 
     name = "bmd"
-    version = "3"  # checkpoint stability's 0 % stage under this method's sampler (the runner)
+    # 4: evaluation draws per episode (EpisodeStreams); 3: stability at 0 % under its sampler
+    version = "4"
     description = ("Behavioral Mode Discovery, DSRL[BMD]: z-conditioned noise steering, "
                    "q(z|s) MI reward, two stages, horizon curriculum (ICML 2026)")
     default_finetune = SteerConfig(steer=True, residual=False)
@@ -144,7 +147,8 @@ class RESBMDMethod(SteerMethodBase):
     """RES[BMD]: z-conditioned steering and a residual, trained together."""
 
     name = "res-bmd"
-    version = "2"  # checkpoint stability's 0 % stage under this method's sampler (the runner)
+    # 3: evaluation draws per episode (EpisodeStreams); 2: stability at 0 % under its sampler
+    version = "3"
     description = "RES[BMD]: residual policy + z-conditioned noise steering with the MI reward"
     default_finetune = SteerConfig(steer=True, residual=True)
     default_bmd = BMDConfig()
@@ -164,7 +168,8 @@ class DPPOBMDMethod(DPPOMethod):
     """DPPO[BMD]: DPPO fine-tuning with BMD's z-conditioned steering and MI reward."""
 
     name = "dppo-bmd"
-    version = "2"  # checkpoint stability's 0 % stage under this method's sampler (the runner)
+    # 3: evaluation draws per episode (EpisodeStreams); 2: stability at 0 % under its sampler
+    version = "3"
     # the steering actor's initial noise selects the chunk only on an eta = 0 chain
     ancestral_evaluation = False
     description = "DPPO[BMD]: DPPO on the last denoising steps + z-conditioned noise steering"

@@ -92,18 +92,32 @@ class SteeredPolicy(DiffusionPolicy):
 
     @torch.no_grad()
     def chunk(self, cond: torch.Tensor, latent: torch.Tensor | None,
-              deterministic: bool) -> torch.Tensor:
-        """Normalised chunks (B, H * A) for evaluation (means when deterministic)."""
+              deterministic: bool, draws: torch.Tensor | None = None) -> torch.Tensor:
+        """Normalised chunks (B, H * A) for evaluation (means when deterministic).
+
+        Args:
+            cond: Normalised observations, (B, obs_dim).
+            latent: One-hot latent modes, (B, K), or None.
+            deterministic: Act with the actors' means (when ``deterministic_eval``).
+            draws: The decision's Gaussian draws, (B, 2, H * A): block 0 for the initial
+                noise (or the steering actor's sample), block 1 for the residual actor's
+                sample; default: torch's global generator.
+        """
         mean = deterministic and self.deterministic_eval
+
+        def sample(d: torch.distributions.Normal, block: int) -> torch.Tensor:
+            if mean:
+                return d.mean
+            return d.sample() if draws is None else d.mean + d.stddev * draws[:, block]
+
         if self.steer_actor is not None:
-            d = self.steer_actor.dist(self.steer_input(cond, latent))
-            w = self.noise(d.mean if mean else d.sample())
+            w = self.noise(sample(self.steer_actor.dist(self.steer_input(cond, latent)), 0))
         else:
-            w = self.initial_noise(cond.shape[0])
+            w = self.initial_noise(cond.shape[0]) if draws is None else draws[:, 0]
         x = self.base_chunk(cond, w)
         if self.residual_actor is not None:
-            d = self.residual_actor.dist(torch.cat([cond, x], dim=-1))
-            x = self.add_residual(x, d.mean if mean else d.sample())
+            x = self.add_residual(
+                x, sample(self.residual_actor.dist(torch.cat([cond, x], dim=-1)), 1))
         return x
 
     @torch.no_grad()
@@ -111,6 +125,19 @@ class SteeredPolicy(DiffusionPolicy):
         """Action chunks (B, act_steps, act_dim) in [-1, 1] for observations (B, obs_dim)."""
         cond = self.normalize_obs(obs)
         return self.chunk_to_actions(self.chunk(cond, None, deterministic))
+
+    @torch.no_grad()
+    def act_episodes(self, obs: np.ndarray, episodes: np.ndarray, decisions: np.ndarray,
+                     deterministic: bool = True) -> np.ndarray:
+        """As :meth:`act`, every draw from the row's episode stream (evaluation)."""
+        cond = self.normalize_obs(obs)
+        return self.chunk_to_actions(self.chunk(
+            cond, self.episode_latent(episodes), deterministic,
+            self.episode_draws(episodes, decisions, 2)))
+
+    def episode_latent(self, episodes: np.ndarray) -> torch.Tensor | None:
+        """The steering actor's latent input of each episode, (B, K); None without z."""
+        return None
 
     # ------------------------------------------------------------------ persistence
     def extra_json(self) -> dict[str, Any]:
@@ -183,15 +210,11 @@ class LatentSteeredPolicy(SteeredPolicy):
                           for e in episodes])
         return torch.as_tensor(z, dtype=torch.long, device=self.device)
 
-    @torch.no_grad()
-    def act_episodes(self, obs: np.ndarray, episodes: np.ndarray,
-                     deterministic: bool = True) -> np.ndarray:
-        """Action chunks for rows of known episodes (one z per episode)."""
+    def episode_latent(self, episodes: np.ndarray) -> torch.Tensor:
+        """One-hot z of each episode, (B, K): one z per episode (:meth:`episode_codes`)."""
         from baselines.steer.latent import one_hot
 
-        cond = self.normalize_obs(obs)
-        latent = one_hot(self.episode_codes(np.asarray(episodes)), self.n_latent)
-        return self.chunk_to_actions(self.chunk(cond, latent, deterministic))
+        return one_hot(self.episode_codes(np.asarray(episodes)), self.n_latent)
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:

@@ -119,13 +119,13 @@ def test_finetune_moves_the_actors_never_the_denoiser_and_round_trips(
     if isinstance(tuned, LatentSteeredPolicy):
         assert isinstance(tuned, ModeSelectablePolicy) and isinstance(tuned, EpisodicPolicy)
         assert tuned.n_modes == SMALL_BMD.n_latent
-        np.testing.assert_array_equal(tuned.act_episodes(obs, keys),
-                                      again.act_episodes(obs, keys))
+        np.testing.assert_array_equal(tuned.act_episodes(obs, keys, np.zeros_like(keys)),
+                                      again.act_episodes(obs, keys, np.zeros_like(keys)))
         tuned.set_mode(1)
         again.set_mode(1)
         # --mode reproducible: a forced z gives the same actions on every call
-        np.testing.assert_array_equal(tuned.act_episodes(obs, keys),
-                                      again.act_episodes(obs, keys))
+        np.testing.assert_array_equal(tuned.act_episodes(obs, keys, np.zeros_like(keys)),
+                                      again.act_episodes(obs, keys, np.zeros_like(keys)))
     else:
         assert not isinstance(tuned, ModeSelectablePolicy)
     torch.manual_seed(3)
@@ -195,4 +195,6 @@ def test_dppo_bmd_tunes_the_denoiser_copy_and_the_steering_actor(pretrained_dir,
     again = method.load(tmp_path / "ft", avoid_ctx)
     obs = np.zeros((3, avoid_ctx.spec.obs_dim), np.float32)
     keys = np.array([5, 6, 7], dtype=np.int64)
-    np.testing.assert_array_equal(tuned.act_episodes(obs, keys), again.act_episodes(obs, keys))
+    first = np.zeros_like(keys)
+    np.testing.assert_array_equal(tuned.act_episodes(obs, keys, first),
+                                  again.act_episodes(obs, keys, first))

@@ -47,19 +47,21 @@ def test_levels_use_disjoint_seed_blocks():
     assert all(x.level == "drag_x2.0" for x in r)
 
 
-def test_an_episodic_policy_gets_each_rows_episode_key():
+def test_an_episodic_policy_gets_each_rows_episode_key_and_decision_index():
     class KeyedArcPolicy(ArcPolicy):
-        """Records the episode keys it is given with the observations of each row."""
+        """Records the episode keys and decision indices it is given with each row's obs."""
 
         def __init__(self):
             super().__init__()
             self.calls = []
+            self.decisions = []
 
         def act(self, obs, deterministic=True):
             raise AssertionError("an EpisodicPolicy is called through act_episodes")
 
-        def act_episodes(self, obs, episodes, deterministic=True):
+        def act_episodes(self, obs, episodes, decisions, deterministic=True):
             self.calls.append((obs.copy(), np.asarray(episodes).copy()))
+            self.decisions.append(np.asarray(decisions).copy())
             return ArcPolicy.act(self, obs, deterministic)
 
     pol = KeyedArcPolicy()
@@ -72,10 +74,11 @@ def test_an_episodic_policy_gets_each_rows_episode_key():
     for key in set(keys.tolist()):
         seen = [i for i, (_, k) in enumerate(pol.calls) if key in k]
         assert seen == list(range(seen[0], seen[-1] + 1))
-    # and once per decision of its episode
+    # and once per decision of its episode, numbered 0, 1, 2, ...
+    steps = np.concatenate(pol.decisions)
     for r in recs:
         decisions = int(np.ceil(r.length / TASK.spec.chunk.act_steps))
-        assert int((keys == r.seed).sum()) == decisions
+        assert steps[keys == r.seed].tolist() == list(range(decisions))
 
 
 def test_non_finite_actions_are_an_error():

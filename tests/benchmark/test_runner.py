@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from benchmark import schema, tracking
-from benchmark.errors import AdapterError, TrainingError
+from benchmark.errors import AdapterError, TrainingError, UsageError
 from benchmark.registry import get_method_class, register_method, unregister_method
 from benchmark.runner import LATENT_LEVEL_PREFIX, EvalRequest, evaluate
 
@@ -340,3 +340,39 @@ def test_checkpoint_stability_starts_from_the_pretrained_policy_under_the_method
     (ref_file,) = (tmp_path / "cache" / "pretrained").glob("*/reference-*.json")
     reference = json.loads(ref_file.read_text())
     assert result.seeds[0].pretrain_distribution == reference["dist"]
+
+
+def test_a_new_method_version_does_not_reuse_the_cached_evaluation_of_the_checkpoint(
+        avoid_dataset, tmp_path, monkeypatch):
+    """The pretrained checkpoint's evaluations (mode distribution, reference) were cached by
+    spec and config hash alone: a method version that draws its evaluation noise otherwise
+    would have been served the old version's numbers from a warm cache."""
+    from baselines.bc import BCMethod
+
+    monkeypatch.setenv("MODEBENCH_CACHE", str(tmp_path / "cache"))
+    req = EvalRequest(method="bc", task="avoid", seeds=(0,), tier="smoke", track=False)
+    evaluate(req)
+    cached = sorted((tmp_path / "cache" / "pretrained").glob("*/nominal_mode_distribution-*"))
+    assert len(cached) == 1
+    monkeypatch.setattr(BCMethod, "version", "99")
+    evaluate(req)
+    again = sorted((tmp_path / "cache" / "pretrained").glob("*/nominal_mode_distribution-*"))
+    assert len(again) == 2 and any("-v99-" in p.name for p in again)
+
+
+def test_the_number_of_evaluation_envs_changes_no_metric(avoid_dataset, tmp_path, monkeypatch):
+    """MODEBENCH_EVAL_ENVS is an execution setting: every built-in policy draws its
+    evaluation noise per episode, so the batch does not decide an episode's noise."""
+    monkeypatch.setenv("MODEBENCH_CACHE", str(tmp_path / "cache"))
+    req = EvalRequest(method="bc", task="avoid", seeds=(0,), tier="smoke", track=False)
+    default = evaluate(req).seeds[0]
+    monkeypatch.setenv("MODEBENCH_EVAL_ENVS", "3")
+    fewer = evaluate(req).seeds[0]
+    assert [(r.success, r.mode, r.length) for r in default.records] == \
+           [(r.success, r.mode, r.length) for r in fewer.records]
+    assert default.metrics == pytest.approx(fewer.metrics)
+    monkeypatch.setenv("MODEBENCH_EVAL_ENVS", "0")
+    monkeypatch.setenv("MODEBENCH_CACHE", str(tmp_path / "cold"))
+    with pytest.raises(UsageError, match="MODEBENCH_EVAL_ENVS must be a positive integer"):
+        evaluate(req)
+    assert not (tmp_path / "cold" / "pretrained").exists()  # refused before training
