@@ -6,6 +6,15 @@ policy that returns uniform random chunks, so the ratio isolates the policy's co
 
     python benchmarks/eval_throughput.py --task avoid --method bc --tier smoke --episodes 64
     python benchmarks/eval_throughput.py --task avoid --tier smoke --envs 64 --ceiling 512
+    MODEBENCH_CACHE=.modebench python benchmarks/eval_throughput.py --task anymal --tier small \
+        --episodes 40 --envs 16,40
+
+``--envs`` takes several batch sizes (``MODEBENCH_EVAL_ENVS`` of the runner): each is measured
+with both policies, and every batch size after the first reports how many episodes ended
+otherwise (success, mode or length) than at the first: none should, since the built-in
+policies draw their evaluation noise per episode; an episode can only move through the last
+bits of the network's batched arithmetic. ``MODEBENCH_CACHE`` pointing at the CLI's cache
+reuses its seed-0 checkpoint (default: a fresh folder, so the policy is pretrained first).
 
 ``--ceiling B`` also times the denoiser alone at batch ``B`` (its own cost per env, with no
 rollout overhead at all) and prints the highest ratio any batching could reach with the
@@ -43,8 +52,8 @@ class RandomPolicy:
 
 
 def measure(policy, task, n_episodes: int, n_envs: int,
-            workers: int = 1) -> tuple[float, int, float]:
-    """Return (env steps/s, env steps, seconds) of one evaluation pass."""
+            workers: int = 1) -> tuple[float, int, float, list]:
+    """Return (env steps/s, env steps, seconds, episode records) of one evaluation pass."""
     from benchmark.rollout import evaluate_policy
 
     steps = 0
@@ -55,9 +64,15 @@ def measure(policy, task, n_episodes: int, n_envs: int,
 
     level = task.spec.perturbation("nominal")
     t0 = time.perf_counter()
-    evaluate_policy(policy, task, level, 0, n_episodes, n_envs, on_step=count, workers=workers)
+    records = evaluate_policy(policy, task, level, 0, n_episodes, n_envs, on_step=count,
+                              workers=workers)
     dt = time.perf_counter() - t0
-    return steps / dt, steps, dt
+    return steps / dt, steps, dt, records
+
+
+def outcome(record) -> tuple:
+    """What a metric reads from an episode: success, mode and length."""
+    return record.success, record.mode, record.length
 
 
 def denoiser_cost_per_env(policy, batch: int, repeats: int = 100) -> float:
@@ -99,7 +114,8 @@ def main() -> None:
     ap.add_argument("--method", default="bc")
     ap.add_argument("--tier", default="smoke", help="tier whose budget trains the policy")
     ap.add_argument("--episodes", type=int, default=64)
-    ap.add_argument("--envs", type=int, default=None, help="default: the tier's n_envs")
+    ap.add_argument("--envs", default=None,
+                    help="batch size(s), comma-separated (default: the tier's n_envs)")
     ap.add_argument("--workers", type=int, default=1,
                     help="also measure the policy with the envs in this many processes")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
@@ -116,32 +132,42 @@ def main() -> None:
     from benchmark.adapter import RunContext
     from benchmark.datasets import ensure_dataset
     from benchmark.progress import SILENT
-    from benchmark.registry import get_method_class, get_task
     from benchmark.rollout import make_training_vector_env
-    from benchmark.runner import _pretrained
+    from benchmark.runner import EvalRequest, _pretrained, prepare
 
     torch.set_num_threads(1)
-    task = get_task(args.task)
+    # the method configured for the task as `bench evaluate` configures it (its backbone
+    # for the task's family), so that the checkpoint and its cost are the runner's
+    _, task, method = prepare(EvalRequest(method=args.method, task=args.task, tier=args.tier))
     budget = task.spec.budget(args.tier)
-    n_envs = args.envs or budget.n_envs
+    batches = [int(v) for v in args.envs.split(",")] if args.envs else [budget.n_envs]
+    n_envs = batches[0]
     dataset = ensure_dataset(task).subset(budget.n_demos)
-    method = get_method_class(args.method)()
     ctx = RunContext(task=task, tier=args.tier, seed=0, device="cpu",
                      work_dir=__import__("pathlib").Path(tempfile.mkdtemp()), progress=SILENT,
                      make_vector_env=lambda n, s, p=None: make_training_vector_env(task, n, s, p),
                      dataset=dataset)
     policy, _ = _pretrained(method, dataset, ctx)
     spec = task.spec
-    random_sps, rs, rt = measure(RandomPolicy(spec.chunk.act_steps, spec.act_dim), task,
-                                 args.episodes, n_envs)
-    policy_sps, ps, pt = measure(policy, task, args.episodes, n_envs)
-    print(f"task {spec.id}, {args.episodes} episodes, {n_envs} envs, torch threads 1")
-    print(f"{'actions':<22}{'env steps':>10}{'seconds':>10}{'steps/s':>12}")
-    print(f"{'random':<22}{rs:>10}{rt:>10.2f}{random_sps:>12.0f}")
-    print(f"{args.method + ' policy':<22}{ps:>10}{pt:>10.2f}{policy_sps:>12.0f}")
-    print(f"ratio policy/random: {policy_sps / random_sps:.3f}")
+    first = None
+    for n in batches:
+        random_sps, rs, rt, _ = measure(RandomPolicy(spec.chunk.act_steps, spec.act_dim), task,
+                                        args.episodes, n)
+        policy_sps, ps, pt, records = measure(policy, task, args.episodes, n)
+        print(f"task {spec.id}, {args.episodes} episodes, {n} envs, torch threads 1")
+        print(f"{'actions':<22}{'env steps':>10}{'seconds':>10}{'steps/s':>12}")
+        print(f"{'random':<22}{rs:>10}{rt:>10.2f}{random_sps:>12.0f}")
+        print(f"{args.method + ' policy':<22}{ps:>10}{pt:>10.2f}{policy_sps:>12.0f}")
+        print(f"ratio policy/random: {policy_sps / random_sps:.3f}")
+        if first is None:
+            first = records
+        else:
+            moved = sum(outcome(a) != outcome(b) for a, b in zip(first, records, strict=True))
+            print(f"episodes ending otherwise than at {batches[0]} envs: {moved} of "
+                  f"{len(records)} (success {np.mean([r.success for r in records]):.3f} vs "
+                  f"{np.mean([r.success for r in first]):.3f})")
     if args.workers > 1:
-        par_sps, _, pt2 = measure(policy, task, args.episodes, n_envs, args.workers)
+        par_sps, _, pt2, _ = measure(policy, task, args.episodes, n_envs, args.workers)
         print(f"{args.method + f' policy, {args.workers} env procs':<22}{ps:>10}{pt2:>10.2f}"
               f"{par_sps:>12.0f}")
         print(f"ratio {args.workers} env processes / 1: {par_sps / policy_sps:.2f}; "
