@@ -175,28 +175,33 @@ def _check_ci_args(reps: int, alpha: float) -> None:
         raise MetricInputError(f"alpha must be in (0, 1), got {alpha!r}")
 
 
-def sorted_quantiles(ordered: np.ndarray, qs: Sequence[float]) -> np.ndarray:
-    """``np.quantile(x, qs, axis=-1)`` (numpy's default ``"linear"`` method), given ``x``
-    already sorted along its last axis, bit for bit (tested against ``np.quantile``).
+def quantiles(values: np.ndarray, qs: Sequence[float]) -> np.ndarray:
+    """``np.quantile(values, qs, axis=-1)`` (numpy's default ``"linear"`` method), bit for bit
+    (tested against ``np.quantile``), from one partial sort.
 
-    ``np.quantile`` selects its order statistics with a multi-pivot ``np.partition``, which
-    on bootstrap distributions of 2,000 values is 4x slower than sorting them (numpy 1.26);
-    the order statistics are the same numbers either way, and the interpolation below is
-    numpy's own (``_lerp``: ``a + (b - a) t``, or ``b - (b - a)(1 - t)`` where t >= 1/2).
+    The linear method reads the order statistics at ``floor(h)`` and ``floor(h) + 1`` for
+    ``h = (n - 1) q``; ``np.partition`` with exactly those positions as ``kth`` puts the same
+    numbers there as a full sort would, in O(n) instead of O(n log n). Measured on numpy 1.26
+    (this machine): a (40, 2000) matrix of bootstrap means, one interval per row, 3.5x faster
+    than sorting it and 1.25x faster than ``np.quantile``; one row of 2,000, 2x faster than
+    ``np.quantile`` (whose generic path checks and copies) and as fast as sorting it. The
+    interpolation below is numpy's own (``_lerp``: ``a + (b - a) t``, or
+    ``b - (b - a)(1 - t)`` where t >= 1/2).
 
     Args:
-        ordered: Values sorted along the last axis, shape (..., n), n >= 1.
+        values: Finite values, shape (..., n), n >= 1; not modified.
         qs: Quantile levels in [0, 1], length m.
 
     Returns:
         Shape (..., m): the quantiles of each row (``np.quantile``'s output has the q axis
         first; here it is last).
     """
-    n = ordered.shape[-1]
+    n = values.shape[-1]
     virtual = (n - 1) * np.asarray(qs, dtype=float)
     below = np.floor(virtual).astype(np.intp)
     above = np.minimum(below + 1, n - 1)
     gamma = virtual - below
+    ordered = np.partition(values, np.unique(np.concatenate([below, above])), axis=-1)
     a, b = ordered[..., below], ordered[..., above]
     diff = b - a
     return np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
@@ -205,7 +210,7 @@ def sorted_quantiles(ordered: np.ndarray, qs: Sequence[float]) -> np.ndarray:
 def _percentile_interval(stats: np.ndarray, alpha: float) -> tuple[float, float]:
     # Percentile bootstrap (rliable's default method): the alpha/2 and 1 - alpha/2 quantiles
     # of the bootstrap distribution, with numpy's default linear interpolation.
-    low, high = sorted_quantiles(np.sort(stats), [alpha / 2.0, 1.0 - alpha / 2.0])
+    low, high = quantiles(stats, [alpha / 2.0, 1.0 - alpha / 2.0])
     return float(low), float(high)
 
 
@@ -677,9 +682,9 @@ def bootstrap_mean_cis(
     values = x.mean(axis=0)
     if n == 1:
         return [Estimate(float(v), float(v), float(v), 1) for v in values]
-    # resample means as draw counts (reps, n) @ values (n, k) / n, each row sorted
-    stats = np.sort((_resample_counts(n, int(reps), seed) @ x / n).T, axis=1)  # (k, reps)
-    lows, highs = sorted_quantiles(stats, [alpha / 2.0, 1.0 - alpha / 2.0]).T
+    # resample means as draw counts (reps, n) @ values (n, k) / n
+    stats = (_resample_counts(n, int(reps), seed) @ x / n).T  # (k, reps)
+    lows, highs = quantiles(stats, [alpha / 2.0, 1.0 - alpha / 2.0]).T
     return [Estimate(float(v), float(lo), float(hi), n)
             for v, lo, hi in zip(values, lows, highs, strict=True)]
 

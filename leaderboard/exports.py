@@ -14,6 +14,7 @@ import io
 import math
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from benchmark import schema
 from benchmark.metrics import Estimate
@@ -116,10 +117,16 @@ def ci_meaningful(est: Estimate) -> bool:
 def fmt(key: str, value: float) -> str:
     """A metric value as printed in tables: rounded half-up from its shortest decimal form,
     so 0.985 and 0.885 both round up (binary floats made 0.985 print 0.98)."""
-    places = DECIMALS.get(key, 2)
     if not math.isfinite(value):
         return str(value)
-    q = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return _fmt_finite(DECIMALS.get(key, 2), float(value))
+
+
+@lru_cache(maxsize=1 << 16)
+def _fmt_finite(places: int, value: float) -> str:
+    # cached: a build prints ~200k cells of few distinct values (every row's estimate and
+    # interval ends in the HTML, LaTeX, Markdown and CSV tables), and Decimal is slow
+    q = Decimal(repr(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     return f"{q:.{places}f}" if q != 0 else f"{0:.{places}f}"
 
 

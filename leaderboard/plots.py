@@ -14,6 +14,7 @@ import bisect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from xml.sax.saxutils import escape
 
 from benchmark.metrics import Estimate
@@ -46,7 +47,13 @@ FONT = "font-family='Helvetica, Arial, sans-serif'"
 
 def esc(text: object) -> str:
     """Escape text for SVG element content and double- or single-quoted attributes."""
-    return escape(str(text), {'"': "&quot;", "'": "&#39;"})
+    return _esc_str(str(text))
+
+
+@lru_cache(maxsize=1 << 14)
+def _esc_str(text: str) -> str:
+    # cached: the plots escape ~150k strings per build, mostly the same labels and numbers
+    return escape(text, {'"': "&quot;", "'": "&#39;"})
 
 
 def color_map(labels: Sequence[str]) -> dict[str, str]:
